@@ -1,0 +1,423 @@
+"""Ingestion: merge the CSV files of the input folder into one validated, de-duplicated table.
+
+Writes, in the output folder:
+- finaldata.csv: the accepted rows of every usable file, exact duplicates dropped;
+- rejected.csv: every row or file set aside, with its source, line number, reason and raw values;
+- ingestedfiles.txt: one ingested file per line, with its time, row counts and checksum;
+and records per-file metrics in the history database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.cli import base_parser, setup_logging
+from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.files import atomic_open, sha256_bytes
+from pipeline.history import History, utc_now
+from pipeline.schema import COLUMNS, FEATURES, ID, TARGET
+
+logger = logging.getLogger(__name__)
+
+FINAL_DATA = "finaldata.csv"
+REJECTED = "rejected.csv"
+INGESTED_FILES = "ingestedfiles.txt"
+REJECT_COLUMNS = ("source_file", "line", "reason", "raw")
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip-compressed",
+    b"PK\x03\x04": "a zip archive",
+    b"BZh": "bzip2-compressed",
+    b"\xfd7zXZ": "xz-compressed",
+    b"%PDF": "a PDF document",
+}
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
+@dataclass
+class FileResult:
+    """What ingestion made of one input file."""
+
+    name: str
+    path: Path
+    size: int = 0
+    mtime: float = 0.0
+    sha256: str = ""
+    rows_read: int = 0
+    frame: pd.DataFrame | None = None
+    rejects: list[dict] = field(default_factory=list)
+    reason: str | None = None
+    note: str | None = None
+    duplicates_dropped: int = 0
+    seconds: float = 0.0
+    ingested_at: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """True when the file could be read as a table of client records."""
+        return self.reason is None
+
+    @property
+    def rows_accepted(self) -> int:
+        """Rows that passed validation (before duplicates are dropped)."""
+        return 0 if self.frame is None else len(self.frame)
+
+
+@dataclass
+class IngestResult:
+    """The merged data and what became of each file."""
+
+    data: pd.DataFrame
+    files: list[FileResult]
+
+    @property
+    def rejects(self) -> list[dict]:
+        """Every rejected row and file, in file order."""
+        return [row for result in self.files for row in result.rejects]
+
+
+def list_input_files(folder: Path) -> tuple[list[Path], list[FileResult]]:
+    """The *.csv regular files of a folder, sorted by name, and the *.csv entries that are not."""
+    files, refused = [], []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if not entry.name.lower().endswith(".csv"):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink():
+                refused.append(_refuse_file(path, "a symbolic link: links are not followed"))
+            elif not entry.is_file(follow_symlinks=False):
+                refused.append(_refuse_file(path, "not a regular file"))
+            else:
+                files.append(path)
+    return files, refused
+
+
+def _refuse_file(path: Path, reason: str, result: FileResult | None = None) -> FileResult:
+    result = result or FileResult(name=path.name, path=path)
+    result.reason = reason
+    result.rejects = [{"source_file": result.name, "line": "", "reason": f"file: {reason}",
+                       "raw": ""}]
+    return result
+
+
+def _decode(data: bytes) -> tuple[str | None, str | None]:
+    """Text of a file's bytes, or a reason why it is not a UTF-8 text file."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError:
+            return None, "UTF-16 byte-order mark but undecodable content"
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return None, f"{kind} file, not CSV text"
+    if b"\x00" in data:
+        return None, "binary content (NUL bytes), not CSV text"
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    # Invalid UTF-8 bytes become lone surrogates, so only the rows that hold them are rejected.
+    return data.decode("utf-8", errors="surrogateescape"), None
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _raw(fields: list[str]) -> str:
+    return _printable(",".join(fields))
+
+
+class UnusableFile(ValueError):
+    """A file that cannot be read as a table of client records at all."""
+
+
+def parse_csv_text(text: str, name: str) -> tuple[pd.DataFrame, list[dict], int, str | None]:
+    """Parse CSV text into validated records: (accepted, rejected rows, rows read, note).
+
+    Raises UnusableFile when the file as a whole cannot be used.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+        if header is None:
+            raise UnusableFile("no header row (empty file)")
+        names = [cell.strip().lstrip("\ufeff").strip('"').lower() for cell in header]
+        if len(names) == 1:
+            for delim in _OTHER_DELIMITERS:
+                if delim in names[0]:
+                    raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
+                                       "by commas")
+        missing = [col for col in COLUMNS if col not in names]
+        if missing:
+            found = ", ".join(_printable(n) for n in names[:10])
+            raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
+        doubled = [col for col in COLUMNS if names.count(col) > 1]
+        if doubled:
+            raise UnusableFile(f"repeated columns {', '.join(doubled)}")
+        extra = [_printable(n) for n in names if n not in COLUMNS]
+        note = f"extra columns dropped: {', '.join(extra)}" if extra else None
+        index = [names.index(col) for col in COLUMNS]
+        width = len(names)
+
+        lines, rows, rejects = [], [], []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line is not a record
+            if len(row) != width:
+                rejects.append({"source_file": name, "line": reader.line_num,
+                                "reason": f"expected {width} fields, found {len(row)}",
+                                "raw": _raw(row)})
+                continue
+            lines.append(reader.line_num)
+            rows.append([row[i] for i in index])
+    except csv.Error as exc:
+        raise UnusableFile(f"unreadable CSV after line {reader.line_num}: {exc}") from None
+    read = len(rows) + len(rejects)
+    if read == 0:
+        raise UnusableFile("no data rows (header only)")
+    frame, bad = validate_records(rows, lines, name)
+    rejects.extend(bad)
+    rejects.sort(key=lambda r: r["line"])
+    return frame, rejects, read, note
+
+
+def validate_records(rows: list[list[str]], lines: list[int], name: str
+                     ) -> tuple[pd.DataFrame, list[dict]]:
+    """Apply the record rules to string rows; (accepted frame, rejected rows)."""
+    raw = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object) if rows else \
+        pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS})
+    raw = raw.astype(str)
+    n = len(raw)
+    problems: list[pd.Series] = []
+
+    def add(mask, message) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            problems.append(pd.Series(np.where(mask, message, ""), index=raw.index)
+                            if isinstance(message, str) else message.where(mask, ""))
+
+    has_surrogate = raw.apply(lambda col: col.str.contains("[\udc80-\udcff]", regex=True))
+    add(has_surrogate.any(axis=1), "not valid UTF-8")
+
+    corporation = raw[ID].str.strip()
+    add(corporation == "", f"{ID} is empty")
+
+    clean = pd.DataFrame({ID: corporation})
+    for col in (*FEATURES, TARGET):
+        text = raw[col].str.strip()
+        value = pd.to_numeric(text, errors="coerce")
+        empty = text == ""
+        add(empty, f"{col} is missing")
+        not_number = value.isna() & ~empty
+        add(not_number, col + " is not a number: " + text.map(lambda s: repr(_printable(s)[:40])))
+        finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
+        add(~finite & value.notna(), f"{col} is not finite")
+        if col == TARGET:
+            add(finite & ~value.isin([0, 1]), f"{TARGET} must be 0 or 1")
+        else:
+            add(finite & (value < 0), f"{col} is negative")
+        clean[col] = value
+
+    if problems:
+        reasons = problems[0]
+        for more in problems[1:]:
+            reasons = reasons.str.cat(more, sep="; ").str.strip("; ")
+        bad = (reasons != "").to_numpy()
+    else:
+        reasons = pd.Series([""] * n, dtype=object)
+        bad = np.zeros(n, dtype=bool)
+    rejects = [
+        {"source_file": name, "line": lines[i], "reason": reasons.iat[i],
+         "raw": _raw(rows[i])}
+        for i in np.flatnonzero(bad)
+    ]
+    accepted = clean.loc[~bad].reset_index(drop=True)
+    accepted[TARGET] = accepted[TARGET].astype("int64")
+    accepted[ID] = accepted[ID].astype(object)
+    return accepted, rejects
+
+
+def read_input_file(path: Path) -> FileResult:
+    """Read and validate one input file; never raises for bad content."""
+    started = time.perf_counter()
+    result = FileResult(name=path.name, path=path, ingested_at=utc_now())
+    try:
+        stat = path.stat()
+        result.size, result.mtime = stat.st_size, stat.st_mtime
+        data = path.read_bytes()
+    except OSError as exc:
+        return _refuse_file(path, f"cannot read: {exc.strerror or exc}", result)
+    result.sha256 = sha256_bytes(data)
+    if not data.strip():
+        return _refuse_file(path, "empty file", result)
+    text, reason = _decode(data)
+    if reason:
+        return _refuse_file(path, reason, result)
+    try:
+        frame, rejects, read, note = parse_csv_text(text, path.name)
+    except UnusableFile as exc:
+        return _refuse_file(path, str(exc), result)
+    result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Write whole-number features as integers, as the source files have them."""
+    for col in FEATURES:
+        values = frame[col].to_numpy(dtype=float)
+        if len(values) and np.all(np.mod(values, 1) == 0) and values.max() < 2**53:
+            frame[col] = values.astype("int64")
+    return frame
+
+
+def merge_results(files: list[FileResult]) -> pd.DataFrame:
+    """The union of the accepted rows of every file, exact duplicates dropped (first kept)."""
+    frames = [r.frame.assign(_file=i) for i, r in enumerate(files) if r.frame is not None]
+    if not frames:
+        return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS})
+    merged = pd.concat(frames, ignore_index=True)
+    duplicated = merged.duplicated(subset=list(COLUMNS), keep="first")
+    dropped = merged.loc[duplicated, "_file"].value_counts()
+    for i, count in dropped.items():
+        files[int(i)].duplicates_dropped = int(count)
+    merged = merged.loc[~duplicated, list(COLUMNS)].reset_index(drop=True)
+    return _integral_columns(merged)
+
+
+def ingest_folder(folder: Path) -> IngestResult:
+    """Read, validate and merge every *.csv file of a folder."""
+    paths, refused = list_input_files(folder)
+    results = [read_input_file(path) for path in paths]
+    results = sorted(results + refused, key=lambda r: r.name)
+    data = merge_results(results)
+    for result in results:
+        if result.reason:
+            logger.warning("file %s set aside: %s", result.name, result.reason)
+        else:
+            logger.info("file %s: %d rows read, %d accepted, %d rejected, %d duplicates%s",
+                        result.name, result.rows_read, result.rows_accepted,
+                        len(result.rejects), result.duplicates_dropped,
+                        f" ({result.note})" if result.note else "")
+    return IngestResult(data=data, files=results)
+
+
+def ingested_line(result: FileResult) -> str:
+    """One line of ingestedfiles.txt: the file name, then tab-separated key=value fields."""
+    fields = [
+        result.name,
+        f"ingested_at={result.ingested_at}",
+        f"rows_read={result.rows_read}",
+        f"rows_accepted={result.rows_accepted}",
+        f"rows_rejected={len(result.rejects)}",
+        f"duplicates_dropped={result.duplicates_dropped}",
+        f"size={result.size}",
+        f"sha256={result.sha256}",
+    ]
+    return "\t".join(fields)
+
+
+def parse_ingested_files(text: str) -> list[dict]:
+    """Read ingestedfiles.txt back: a dict per line with at least 'name'."""
+    records = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, *pairs = line.split("\t")
+        record = {"name": name}
+        record.update(pair.split("=", 1) for pair in pairs if "=" in pair)
+        records.append(record)
+    return records
+
+
+def write_outputs(result: IngestResult, output_folder: Path) -> None:
+    """Write finaldata.csv, rejected.csv and ingestedfiles.txt, each atomically."""
+    with atomic_open(output_folder / REJECTED, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=REJECT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(result.rejects)
+    if result.data.empty:
+        return
+    with atomic_open(output_folder / FINAL_DATA, "w", newline="", encoding="utf-8") as handle:
+        result.data.to_csv(handle, index=False, lineterminator="\n")
+    lines = [ingested_line(r) for r in result.files if r.usable]
+    with atomic_open(output_folder / INGESTED_FILES, "w", encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+
+
+def record_history(history: History, run_id: int, result: IngestResult) -> None:
+    """Record per-file ingestion metrics of a run."""
+    history.insert_many("ingested_files", [
+        {"run_id": run_id, "name": r.name, "path": str(r.path), "size": r.size,
+         "mtime": r.mtime, "sha256": r.sha256, "rows_read": r.rows_read,
+         "rows_accepted": r.rows_accepted, "rows_rejected": len(r.rejects),
+         "duplicates_dropped": r.duplicates_dropped, "seconds": round(r.seconds, 6),
+         "status": "ingested" if r.usable else "rejected", "reason": r.reason or r.note}
+        for r in result.files
+    ])
+
+
+def run_ingestion(settings: Settings) -> IngestResult:
+    """Ingest the configured input folder, write the outputs and record the run."""
+    if not settings.input_folder.is_dir():
+        raise FileNotFoundError(f"input folder not found: {settings.input_folder}")
+    history = History(settings.history_db)
+    run_id = history.start_run("ingestion", settings.name)
+    try:
+        result = ingest_folder(settings.input_folder)
+        write_outputs(result, settings.output_folder)
+        record_history(history, run_id, result)
+    except BaseException as exc:
+        history.finish_run(run_id, "failed", str(exc))
+        raise
+    summary = summarize(result)
+    history.finish_run(run_id, "ok" if len(result.data) else "no-data", summary)
+    return result
+
+
+def summarize(result: IngestResult) -> dict:
+    """Counts of a run, for the log and the history."""
+    return {
+        "files": sum(r.usable for r in result.files),
+        "files_rejected": sum(not r.usable for r in result.files),
+        "rows_read": sum(r.rows_read for r in result.files),
+        "rows_rejected": sum(len(r.rejects) for r in result.files if r.usable),
+        "duplicates_dropped": sum(r.duplicates_dropped for r in result.files),
+        "rows_kept": len(result.data),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Ingest the input folder named by the configuration."""
+    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+        result = run_ingestion(settings)
+    except (ConfigError, FileNotFoundError, OSError) as exc:
+        print(f"ingestion failed: {exc}", file=sys.stderr)
+        return 1
+    s = summarize(result)
+    if not s["rows_kept"]:
+        print(f"ingestion failed: no usable data in {settings.input_folder} "
+              f"({s['files_rejected']} files set aside, {s['rows_rejected']} rows rejected; "
+              f"see {settings.output_folder / REJECTED})", file=sys.stderr)
+        return 1
+    print(f"ingested {s['files']} files: {s['rows_read']} rows read, {s['rows_kept']} kept, "
+          f"{s['rows_rejected']} rejected, {s['duplicates_dropped']} duplicates dropped, "
+          f"{s['files_rejected']} files set aside -> {settings.output_folder / FINAL_DATA}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

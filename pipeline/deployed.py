@@ -1,0 +1,101 @@
+"""Reading the production deployment: its versions, its manifest, its verified model.
+
+Layout of the deployment folder (written only by deployment.py)::
+
+    versions/v0001/         one folder per deployed version, never changed once written:
+        trainedmodel.pkl    latestscore.txt    ingestedfiles.txt    manifest.json
+    current -> versions/v0003           a symbolic link, swapped atomically to deploy or roll back
+    trainedmodel.pkl -> current/trainedmodel.pkl   (and the same for the other three files)
+
+A reader resolves ``current`` once and reads every file from that one version folder, so it can
+never pair a model with another version's score or record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.modelfile import MODEL_FILE, ModelIntegrityError, load_verified
+
+VERSIONS = "versions"
+CURRENT = "current"
+MANIFEST = "manifest.json"
+SCORE_FILE = "latestscore.txt"
+INGESTED_FILES = "ingestedfiles.txt"
+DEPLOYED_FILES = (MODEL_FILE, SCORE_FILE, INGESTED_FILES)
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+class NoDeployment(ModelIntegrityError):
+    """No valid model is deployed."""
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One deployed version: its folder and manifest."""
+
+    folder: Path
+    manifest: dict
+
+    @property
+    def version(self) -> int:
+        """The version number."""
+        return int(self.manifest["version"])
+
+    @property
+    def model_path(self) -> Path:
+        """The pickled model of this version."""
+        return self.folder / MODEL_FILE
+
+    @property
+    def score(self) -> float:
+        """The F1 score recorded with this version."""
+        return float((self.folder / SCORE_FILE).read_text(encoding="utf-8").strip())
+
+    def load_model(self):
+        """The model of this version, after checking its bytes against the manifest."""
+        return load_verified(self.model_path, self.manifest.get("model_sha256", ""))
+
+
+def version_dirs(deployment_folder: Path) -> dict[int, Path]:
+    """The complete version folders, by version number."""
+    root = Path(deployment_folder) / VERSIONS
+    if not root.is_dir():
+        return {}
+    found = {}
+    for child in root.iterdir():
+        match = _VERSION_DIR.match(child.name)
+        if match and child.is_dir() and not child.is_symlink():
+            found[int(match.group(1))] = child
+    return dict(sorted(found.items()))
+
+
+def read_version(folder: Path) -> Deployed:
+    """A version folder with its manifest read."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NoDeployment(f"deployed version {folder.name} has no manifest") from None
+    except (OSError, ValueError) as exc:
+        raise NoDeployment(f"unreadable manifest in {folder}: {exc}") from None
+    return Deployed(folder=folder, manifest=manifest)
+
+
+def current_deployment(deployment_folder: Path) -> Deployed:
+    """The version that ``current`` points at; NoDeployment when there is none."""
+    link = Path(deployment_folder) / CURRENT
+    if not link.is_symlink():
+        raise NoDeployment(f"no model deployed in {deployment_folder}")
+    folder = link.resolve()
+    if not folder.is_dir():
+        raise NoDeployment(f"deployed version {folder.name} is missing from {deployment_folder}")
+    return read_version(folder)
+
+
+def load_deployed_model(deployment_folder: Path):
+    """(model, Deployed) of the current version, with the model verified against its manifest."""
+    deployed = current_deployment(deployment_folder)
+    return deployed.load_model(), deployed
