@@ -98,13 +98,16 @@ def list_input_files(folder: Path) -> tuple[list[Path], list[FileResult]]:
                 refused.append(_refuse_file(path, "a symbolic link: links are not followed"))
             elif not entry.is_file(follow_symlinks=False):
                 refused.append(_refuse_file(path, "not a regular file"))
+            elif _safe_name(entry.name) != entry.name:
+                # Such a name cannot be written to ingestedfiles.txt or the history faithfully.
+                refused.append(_refuse_file(path, "file name is not printable UTF-8 text"))
             else:
                 files.append(path)
     return files, refused
 
 
 def _refuse_file(path: Path, reason: str, result: FileResult | None = None) -> FileResult:
-    result = result or FileResult(name=path.name, path=path)
+    result = result or FileResult(name=_safe_name(path.name), path=path)
     result.reason = reason
     result.rejects = [{"source_file": result.name, "line": "", "reason": f"file: {reason}",
                        "raw": ""}]
@@ -133,6 +136,11 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def _safe_name(name: str) -> str:
+    """A file name as printable text: undecodable bytes and control characters escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in _printable(name))
+
+
 def _raw(fields: list[str]) -> str:
     return _printable(",".join(fields))
 
@@ -141,7 +149,8 @@ class UnusableFile(ValueError):
     """A file that cannot be read as a table of client records at all."""
 
 
-def parse_csv_text(text: str, name: str) -> tuple[pd.DataFrame, list[dict], int, str | None]:
+def parse_csv_text(text: str, name: str, columns: tuple[str, ...] = COLUMNS
+                   ) -> tuple[pd.DataFrame, list[dict], int, str | None]:
     """Parse CSV text into validated records: (accepted, rejected rows, rows read, note).
 
     Raises UnusableFile when the file as a whole cannot be used.
@@ -157,16 +166,16 @@ def parse_csv_text(text: str, name: str) -> tuple[pd.DataFrame, list[dict], int,
                 if delim in names[0]:
                     raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
                                        "by commas")
-        missing = [col for col in COLUMNS if col not in names]
+        missing = [col for col in columns if col not in names]
         if missing:
             found = ", ".join(_printable(n) for n in names[:10])
             raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
-        doubled = [col for col in COLUMNS if names.count(col) > 1]
+        doubled = [col for col in columns if names.count(col) > 1]
         if doubled:
             raise UnusableFile(f"repeated columns {', '.join(doubled)}")
-        extra = [_printable(n) for n in names if n not in COLUMNS]
+        extra = [_printable(n) for n in names if n not in columns]
         note = f"extra columns dropped: {', '.join(extra)}" if extra else None
-        index = [names.index(col) for col in COLUMNS]
+        index = [names.index(col) for col in columns]
         width = len(names)
 
         lines, rows, rejects = [], [], []
@@ -185,70 +194,72 @@ def parse_csv_text(text: str, name: str) -> tuple[pd.DataFrame, list[dict], int,
     read = len(rows) + len(rejects)
     if read == 0:
         raise UnusableFile("no data rows (header only)")
-    frame, bad = validate_records(rows, lines, name)
+    frame, bad = validate_records(rows, lines, name, columns)
     rejects.extend(bad)
     rejects.sort(key=lambda r: r["line"])
     return frame, rejects, read, note
 
 
-def validate_records(rows: list[list[str]], lines: list[int], name: str
-                     ) -> tuple[pd.DataFrame, list[dict]]:
-    """Apply the record rules to string rows; (accepted frame, rejected rows)."""
-    raw = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object) if rows else \
-        pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS})
-    raw = raw.astype(str)
-    n = len(raw)
-    problems: list[pd.Series] = []
+def validate_records(rows: list[list[str]], lines: list[int], name: str,
+                     columns: tuple[str, ...] = COLUMNS) -> tuple[pd.DataFrame, list[dict]]:
+    """Apply the record rules to string rows holding ``columns``; (accepted, rejected rows).
 
-    def add(mask, message) -> None:
+    Every rule is applied to whole columns at once; a rejected row lists all its problems.
+    """
+    raw = pd.DataFrame(rows, columns=list(columns), dtype=object) if rows else \
+        pd.DataFrame({col: pd.Series([], dtype=object) for col in columns})
+    raw = raw.astype(str)
+    reasons = pd.Series("", index=raw.index, dtype=object)
+
+    def add(mask, message: str, detail: pd.Series | None = None) -> None:
+        nonlocal reasons
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
-            problems.append(pd.Series(np.where(mask, message, ""), index=raw.index)
-                            if isinstance(message, str) else message.where(mask, ""))
+            text = message if detail is None else message + detail[mask]
+            reasons[mask] = reasons[mask].where(reasons[mask] == "", reasons[mask] + "; ") + text
 
-    has_surrogate = raw.apply(lambda col: col.str.contains("[\udc80-\udcff]", regex=True))
-    add(has_surrogate.any(axis=1), "not valid UTF-8")
+    has_surrogate = np.zeros(len(raw), dtype=bool)
+    for col in columns:
+        has_surrogate |= raw[col].str.contains("[\udc80-\udcff]", regex=True).to_numpy()
+    add(has_surrogate, "not valid UTF-8")
 
-    corporation = raw[ID].str.strip()
-    add(corporation == "", f"{ID} is empty")
-
-    clean = pd.DataFrame({ID: corporation})
-    for col in (*FEATURES, TARGET):
+    clean = pd.DataFrame(index=raw.index)
+    for col in columns:
         text = raw[col].str.strip()
+        if col == ID:
+            add(text == "", f"{ID} is empty")
+            clean[col] = text
+            continue
         value = pd.to_numeric(text, errors="coerce")
-        empty = text == ""
+        empty = (text == "").to_numpy()
         add(empty, f"{col} is missing")
-        not_number = value.isna() & ~empty
-        add(not_number, col + " is not a number: " + text.map(lambda s: repr(_printable(s)[:40])))
-        finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
-        add(~finite & value.notna(), f"{col} is not finite")
+        not_number = value.isna().to_numpy() & ~empty
+        add(not_number, f"{col} is not a number: ",
+            text.map(lambda s: repr(_printable(s)[:40])) if not_number.any() else None)
+        numbers = value.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(numbers)
+        add(~finite & ~np.isnan(numbers), f"{col} is not finite")
         if col == TARGET:
-            add(finite & ~value.isin([0, 1]), f"{TARGET} must be 0 or 1")
+            add(finite & ~np.isin(numbers, (0.0, 1.0)), f"{TARGET} must be 0 or 1")
         else:
-            add(finite & (value < 0), f"{col} is negative")
-        clean[col] = value
+            add(finite & (numbers < 0), f"{col} is negative")
+        clean[col] = numbers
 
-    if problems:
-        reasons = problems[0]
-        for more in problems[1:]:
-            reasons = reasons.str.cat(more, sep="; ").str.strip("; ")
-        bad = (reasons != "").to_numpy()
-    else:
-        reasons = pd.Series([""] * n, dtype=object)
-        bad = np.zeros(n, dtype=bool)
+    bad = (reasons != "").to_numpy()
     rejects = [
-        {"source_file": name, "line": lines[i], "reason": reasons.iat[i],
-         "raw": _raw(rows[i])}
+        {"source_file": name, "line": lines[i], "reason": reasons.iat[i], "raw": _raw(rows[i])}
         for i in np.flatnonzero(bad)
     ]
     accepted = clean.loc[~bad].reset_index(drop=True)
-    accepted[TARGET] = accepted[TARGET].astype("int64")
-    accepted[ID] = accepted[ID].astype(object)
+    if TARGET in columns:
+        accepted[TARGET] = accepted[TARGET].astype("int64")
+    if ID in columns:
+        accepted[ID] = accepted[ID].astype(object)
     return accepted, rejects
 
 
-def read_input_file(path: Path) -> FileResult:
-    """Read and validate one input file; never raises for bad content."""
+def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResult:
+    """Read and validate one input file holding ``columns``; never raises for bad content."""
     started = time.perf_counter()
     result = FileResult(name=path.name, path=path, ingested_at=utc_now())
     try:
@@ -264,7 +275,7 @@ def read_input_file(path: Path) -> FileResult:
     if reason:
         return _refuse_file(path, reason, result)
     try:
-        frame, rejects, read, note = parse_csv_text(text, path.name)
+        frame, rejects, read, note = parse_csv_text(text, path.name, columns)
     except UnusableFile as exc:
         return _refuse_file(path, str(exc), result)
     result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
@@ -358,7 +369,7 @@ def write_outputs(result: IngestResult, output_folder: Path) -> None:
 def record_history(history: History, run_id: int, result: IngestResult) -> None:
     """Record per-file ingestion metrics of a run."""
     history.insert_many("ingested_files", [
-        {"run_id": run_id, "name": r.name, "path": str(r.path), "size": r.size,
+        {"run_id": run_id, "name": r.name, "path": _printable(str(r.path)), "size": r.size,
          "mtime": r.mtime, "sha256": r.sha256, "rows_read": r.rows_read,
          "rows_accepted": r.rows_accepted, "rows_rejected": len(r.rejects),
          "duplicates_dropped": r.duplicates_dropped, "seconds": round(r.seconds, 6),
