@@ -74,3 +74,24 @@ def run_script(script: str, *args: str, cwd: Path, check: bool = True,
         raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def build_and_deploy(settings) -> None:
+    """Ingest, train, score and deploy with one configuration."""
+    from deployment import deploy
+    from ingestion import run_ingestion
+    from scoring import run_scoring
+    from training import run_training
+
+    run_ingestion(settings)
+    run_training(settings)
+    run_scoring(settings)
+    deploy(settings)
+
+
+@pytest.fixture
+def deployed(project, practice_settings, settings):
+    """The temporary project after practice then production pipelines: version 2 deployed."""
+    build_and_deploy(practice_settings)
+    build_and_deploy(settings)
+    return settings

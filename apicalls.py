@@ -1,0 +1,98 @@
+"""Call every endpoint of a running API server and save the combined answers.
+
+Writes ``<output_model_path>/apireturns.txt`` (JSON). Exits non-zero with a one-line reason when
+the server cannot be reached or an endpoint fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from pipeline.cli import base_parser, setup_logging
+from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.files import atomic_write_text
+from pipeline.history import utc_now
+
+RETURNS_FILE = "apireturns.txt"
+TIMEOUT = 30
+
+
+class ApiCallError(RuntimeError):
+    """The server could not be reached, or an endpoint did not answer as it should."""
+
+
+def prediction_request(settings: Settings) -> dict:
+    """The body of the prediction call: the course's form, the test file by its project path."""
+    try:
+        relative = settings.test_file.relative_to(settings.root)
+    except ValueError:
+        relative = settings.test_file
+    return {"filepath": relative.as_posix()}
+
+
+def call_endpoints(base_url: str, settings: Settings, session=None) -> dict:
+    """Call every endpoint; returns {endpoint: answer}. Raises ApiCallError on any failure."""
+    import requests
+
+    session = session or requests.Session()
+    token = os.environ.get("RISK_API_TOKEN")
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    calls = [
+        ("POST", "/prediction", {"json": prediction_request(settings)}),
+        ("GET", "/scoring", {}),
+        ("GET", "/summarystats", {}),
+        ("GET", "/diagnostics", {}),
+        ("GET", "/risk", {"params": {"top": 20}}),
+        ("GET", "/health", {}),
+    ]
+    answers = {}
+    for method, path, kwargs in calls:
+        url = base_url.rstrip("/") + path
+        try:
+            response = session.request(method, url, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise ApiCallError(f"cannot reach {url}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiCallError(f"{method} {path} answered {response.status_code} without "
+                               "JSON") from None
+        if response.status_code != 200:
+            reason = body.get("error") if isinstance(body, dict) else body
+            raise ApiCallError(f"{method} {path} answered {response.status_code}: {reason}")
+        answers[path] = body
+    return answers
+
+
+def write_returns(path: Path, base_url: str, answers: dict) -> None:
+    """Write the combined answers as JSON, atomically."""
+    document = {"called_at": utc_now(), "url": base_url, "answers": answers}
+    atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Call the API named by --url (default: api_url of the config) and save the answers."""
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--url", help="base URL of the API (default: api_url of the config, "
+                                      "else http://127.0.0.1:8000)")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+        base_url = args.url or settings.api_url
+        answers = call_endpoints(base_url, settings)
+        target = settings.model_folder / RETURNS_FILE
+        write_returns(target, base_url, answers)
+    except (ConfigError, ApiCallError, OSError) as exc:
+        print(f"apicalls failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"called {len(answers)} endpoints of {base_url} -> {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

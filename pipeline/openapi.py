@@ -1,0 +1,158 @@
+"""The OpenAPI 3 description of the HTTP API (served at /openapi.json, checked by the tests)."""
+
+from __future__ import annotations
+
+from pipeline.schema import FEATURES
+
+_NUMBER = {"oneOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
+_RECORD = {
+    "type": "object",
+    "required": list(FEATURES),
+    "properties": {name: _NUMBER for name in FEATURES},
+    "additionalProperties": True,
+}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
+_NULLABLE_FRACTION = {"oneOf": [_FRACTION, {"type": "null"}]}
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_COMMON_ERRORS = {"401": _error("a bearer token is configured and was not sent"),
+                  "503": _error("no valid model or data is available yet")}
+
+
+def openapi_document() -> dict:
+    """The OpenAPI 3.0 document of every endpoint."""
+    prediction_body = {
+        "oneOf": [
+            {"type": "object", "required": ["filepath"],
+             "properties": {"filepath": {"type": "string",
+                                         "example": "testdata/testdata.csv"}}},
+            {"type": "object", "required": ["records"],
+             "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}}},
+            {"type": "object", "required": ["dataframe_records"],
+             "properties": {"dataframe_records": {"type": "array", "items": _RECORD,
+                                                  "minItems": 1}}},
+            {"type": "object", "required": ["dataframe_split"],
+             "properties": {"dataframe_split": {
+                 "type": "object", "required": ["columns", "data"],
+                 "properties": {"columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}}}}}},
+        ]
+    }
+    stats = {"type": "object", "additionalProperties": {
+        "type": "object", "additionalProperties": {"type": ["number", "null"]}}}
+    paths = {
+        "/prediction": {"post": {
+            "summary": "Attrition predictions and probabilities of the deployed model",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": prediction_body},
+                "text/csv": {"schema": {"type": "string"}},
+            }},
+            "responses": {
+                "200": _ok("one prediction and probability per row", {
+                    "type": "object",
+                    "required": ["predictions", "probabilities", "model_version"],
+                    "properties": {
+                        "predictions": {"type": "array",
+                                        "items": {"type": "integer", "enum": [0, 1]}},
+                        "probabilities": {"type": "array", "items": _FRACTION},
+                        "model_version": {"type": "integer"},
+                    }}),
+                "400": _error("the body or one of its rows is invalid (the row is named)"),
+                "403": _error("filepath is outside the data folders"),
+                "404": _error("filepath names no file"),
+                "413": _error("the body is larger than the configured limit"),
+                "415": _error("the content type is neither JSON nor CSV"),
+                **_COMMON_ERRORS,
+            }}},
+        "/scoring": {"get": {
+            "summary": "F1 and other scores of the deployed model on the test data",
+            "responses": {"200": _ok("scores", {
+                "type": "object", "required": ["f1", "model_version"],
+                "properties": {
+                    "f1": _FRACTION, "precision": _FRACTION, "recall": _FRACTION,
+                    "roc_auc": _NULLABLE_FRACTION, "model_version": {"type": "integer"},
+                    "rows": {"type": "integer"}, "tn": {"type": "integer"},
+                    "fp": {"type": "integer"}, "fn": {"type": "integer"},
+                    "tp": {"type": "integer"}, "test_data": {"type": "string"},
+                }}), **_COMMON_ERRORS}}},
+        "/summarystats": {"get": {
+            "summary": "Mean, median, std, min, max, quartiles and mode of each numeric column",
+            "responses": {"200": _ok("statistics by column", stats), **_COMMON_ERRORS}}},
+        "/diagnostics": {"get": {
+            "summary": "Missing data, recorded timings and the dependency check",
+            "responses": {"200": _ok("diagnostics", {
+                "type": "object",
+                "required": ["missing_data", "execution_time", "outdated_packages"],
+                "properties": {
+                    "model_version": {"type": ["integer", "null"]},
+                    "missing_data": {"type": "object", "additionalProperties": _FRACTION},
+                    "execution_time": {"type": ["object", "null"],
+                                       "additionalProperties": {"type": "number"}},
+                    "outdated_packages": {"type": ["array", "null"], "items": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"},
+                                       "pinned": {"type": ["string", "null"]},
+                                       "installed": {"type": ["string", "null"]},
+                                       "latest": {"type": ["string", "null"]}}}},
+                    "measured_at": {"type": ["string", "null"]},
+                }}), **_COMMON_ERRORS}}},
+        "/risk": {"get": {
+            "summary": "The clients most likely to leave, highest risk first",
+            "parameters": [{"name": "top", "in": "query", "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 10000,
+                                       "default": 20}}],
+            "responses": {
+                "200": _ok("ranked clients", {
+                    "type": "object", "required": ["clients", "count"],
+                    "properties": {
+                        "count": {"type": "integer"},
+                        "clients": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["corporation", "probability", "rank"],
+                            "properties": {"corporation": {"type": "string"},
+                                           "probability": _FRACTION,
+                                           "rank": {"type": "integer", "minimum": 1}}}}}}),
+                "400": _error("top is not a whole number from 1 to 10000"),
+                **_COMMON_ERRORS}}},
+        "/health": {"get": {
+            "summary": "Whether a valid model is deployed, and which version",
+            "responses": {
+                "200": _ok("a valid model is deployed", {
+                    "type": "object", "required": ["status", "model_version"],
+                    "properties": {"status": {"type": "string", "enum": ["ok"]},
+                                   "model_version": {"type": "integer"},
+                                   "deployed_at": {"type": ["string", "null"]}}}),
+                "503": _ok("no valid model is deployed", {
+                    "type": "object", "required": ["status", "error"],
+                    "properties": {"status": {"type": "string", "enum": ["unavailable"]},
+                                   "error": {"type": "string"}}}),
+            }}},
+        "/openapi.json": {"get": {
+            "summary": "This document",
+            "responses": {"200": _ok("the OpenAPI document", {"type": "object"}),
+                          "401": _COMMON_ERRORS["401"]}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Dynamic risk assessment API", "version": "1.0.0",
+                 "description": "Client attrition risk from the deployed model. When the "
+                                "RISK_API_TOKEN environment variable is set, every endpoint "
+                                "but /health needs 'Authorization: Bearer <token>'."},
+        "servers": [{"url": "http://127.0.0.1:8000"}],
+        "components": {
+            "schemas": {"Error": _ERROR},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": paths,
+    }

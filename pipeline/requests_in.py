@@ -1,0 +1,156 @@
+"""Turning a prediction request into a validated frame of features, or a clear 4xx reason.
+
+Accepted bodies of ``POST /prediction``:
+- ``{"filepath": "testdata/testdata.csv"}``: a CSV file inside the configured data folders;
+- ``{"records": [{column: value, ...}, ...]}`` and MLflow's ``{"dataframe_records": [...]}``;
+- MLflow's ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``;
+- a ``text/csv`` body with a header row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ingestion import read_input_file, validate_records
+from pipeline.schema import FEATURES
+
+
+class BadRequest(ValueError):
+    """The request cannot be served; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def resolve_data_file(value: object, root: Path, folders: Iterable[Path]) -> Path:
+    """The CSV file a client named, if it lies inside one of the data folders.
+
+    Refuses, before anything is read: non-strings, absolute paths, ``..``, other suffixes,
+    and any path (links included) whose real location is outside the folders.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest("filepath must be a non-empty string")
+    if "\x00" in value or "\\" in value:
+        raise BadRequest("filepath holds characters that are not allowed", 403)
+    relative = Path(value)
+    if relative.is_absolute() or value.startswith("~"):
+        raise BadRequest("filepath must be relative to the project folder", 403)
+    if ".." in relative.parts:
+        raise BadRequest("filepath must not contain '..'", 403)
+    if relative.suffix.lower() != ".csv":
+        raise BadRequest("filepath must name a .csv file", 403)
+    real = Path(os.path.realpath(root / relative))
+    allowed = [Path(os.path.realpath(folder)) for folder in folders]
+    if not any(real.is_relative_to(folder) and real != folder for folder in allowed):
+        raise BadRequest("filepath is outside the data folders", 403)
+    if not real.is_file():
+        raise BadRequest(f"no such data file: {value}", 404)
+    return real
+
+
+def _row_errors(rejects: Sequence[dict]) -> str:
+    shown = [f"row {r['line']}: {r['reason']}" for r in rejects[:5]]
+    more = f" (and {len(rejects) - 5} more)" if len(rejects) > 5 else ""
+    return "; ".join(shown) + more
+
+
+def _validated(rows: list[list[str]], columns: list[str], where: str) -> pd.DataFrame:
+    """Validate rows of strings holding ``columns`` with the ingestion rules, features only."""
+    missing = [col for col in FEATURES if col not in columns]
+    if missing:
+        raise BadRequest(f"{where} lacks {', '.join(missing)}")
+    index = [columns.index(col) for col in FEATURES]
+    picked = [[row[i] for i in index] for row in rows]
+    frame, rejects = validate_records(picked, list(range(len(picked))), "request", FEATURES)
+    if rejects:
+        raise BadRequest(_row_errors(rejects))
+    return frame
+
+
+def _cell(value: object, row: int, column: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        raise BadRequest(f"row {row}: {column} is not a number: {value!r}"[:200])
+    return str(value)
+
+
+def frame_from_records(records: object) -> pd.DataFrame:
+    """Features of a list of {column: value} objects."""
+    if not isinstance(records, list) or not records:
+        raise BadRequest("records must be a non-empty list of objects")
+    rows = []
+    for number, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise BadRequest(f"row {number}: each record must be an object")
+        missing = [col for col in FEATURES if col not in record]
+        if missing:
+            raise BadRequest(f"row {number}: missing {', '.join(missing)}")
+        rows.append([_cell(record[col], number, col) for col in FEATURES])
+    return _validated(rows, list(FEATURES), "records")
+
+
+def frame_from_split(split: object) -> pd.DataFrame:
+    """Features of MLflow's dataframe_split form: {"columns": [...], "data": [[...], ...]}."""
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) \
+            or not isinstance(split.get("data"), list) or not split["data"]:
+        raise BadRequest("dataframe_split must hold a 'columns' list and a non-empty 'data' list")
+    columns = [str(c) for c in split["columns"]]
+    rows = []
+    for number, row in enumerate(split["data"]):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise BadRequest(f"row {number}: expected a list of {len(columns)} values")
+        rows.append([_cell(v, number, columns[i]) for i, v in enumerate(row)])
+    return _validated(rows, columns, "dataframe_split")
+
+
+def frame_from_csv_text(text: str) -> pd.DataFrame:
+    """Features of a CSV body with a header row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise BadRequest(f"unreadable CSV: {exc}") from None
+    if len(rows) < 2:
+        raise BadRequest("the CSV body needs a header row and at least one data row")
+    columns = [c.strip().lstrip("\ufeff").lower() for c in rows[0]]
+    body = rows[1:]
+    for number, row in enumerate(body):
+        if len(row) != len(columns):
+            raise BadRequest(f"row {number}: expected {len(columns)} fields, found {len(row)}")
+    return _validated(body, columns, "the CSV header")
+
+
+def frame_from_file(path: Path) -> pd.DataFrame:
+    """Features of a data file, validated with the ingestion rules."""
+    result = read_input_file(path, FEATURES)
+    if not result.usable:
+        raise BadRequest(f"{path.name}: {result.reason}")
+    if result.rejects:
+        raise BadRequest(f"{path.name}: " + "; ".join(
+            f"line {r['line']}: {r['reason']}" for r in result.rejects[:5]))
+    return result.frame
+
+
+def frame_from_json(body: object, root: Path, folders: Iterable[Path]) -> pd.DataFrame:
+    """Features of any accepted JSON body."""
+    if not isinstance(body, dict):
+        raise BadRequest("the JSON body must be an object")
+    if "filepath" in body:
+        return frame_from_file(resolve_data_file(body["filepath"], root, folders))
+    if "records" in body:
+        return frame_from_records(body["records"])
+    if "dataframe_records" in body:
+        return frame_from_records(body["dataframe_records"])
+    if "dataframe_split" in body:
+        return frame_from_split(body["dataframe_split"])
+    raise BadRequest("the JSON body needs one of: filepath, records, dataframe_records, "
+                     "dataframe_split")
+

@@ -1,0 +1,252 @@
+"""The Flask API through its test client: every endpoint and every error path."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from app import create_app
+from deployment import deploy, rollback
+from pipeline.deployed import load_deployed_model
+from pipeline.schema import FEATURES
+
+ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
+
+
+@pytest.fixture
+def app(deployed):
+    """The application on the temporary project's production config."""
+    application = create_app(deployed.config_path)
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def test_factory_reads_the_given_config(deployed):
+    app = create_app(deployed.config_path, max_body_bytes=1234)
+    assert app.config["MAX_CONTENT_LENGTH"] == 1234
+    assert not app.debug
+    assert app.extensions["risk"]["settings"].deployment_folder == deployed.deployment_folder
+
+
+def test_prediction_from_a_data_file_matches_the_deployed_model(client, deployed):
+    response = client.post("/prediction", json={"filepath": "testdata/testdata.csv"})
+    assert response.status_code == 200
+    body = response.get_json()
+    test = pd.read_csv(deployed.test_file)
+    model, current = load_deployed_model(deployed.deployment_folder)
+    assert body["model_version"] == current.version == 2
+    assert body["predictions"] == [int(p) for p in model.predict(test[list(FEATURES)])]
+    assert body["probabilities"] == pytest.approx(
+        list(model.predict_proba(test[list(FEATURES)])[:, 1]))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"records": [ONE, dict(ONE, lastmonth_activity=0)]}},
+    {"json": {"dataframe_records": [ONE, dict(ONE, lastmonth_activity=0)]}},
+    {"json": {"dataframe_split": {"columns": list(ONE),
+                                  "data": [list(ONE.values()), [0, 500, 20]]}}},
+    {"data": "lastmonth_activity,lastyear_activity,number_of_employees\n10,500,20\n0,500,20\n",
+     "content_type": "text/csv"},
+    {"data": "corporation,number_of_employees,lastyear_activity,lastmonth_activity,exited\r\n"
+             "abcd,20,500,10,1\r\nefgh,20,500,0,0\r\n", "content_type": "text/csv"},
+    {"json": {"records": [{k: str(v) for k, v in ONE.items()}, dict(ONE, lastmonth_activity=0,
+                                                                     extra="ignored")]}},
+])
+def test_every_body_form_gives_the_same_answer(client, deployed, kwargs):
+    response = client.post("/prediction", **kwargs)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    model, _ = load_deployed_model(deployed.deployment_folder)
+    expected = model.predict_proba(pd.DataFrame([ONE, dict(ONE, lastmonth_activity=0)]))[:, 1]
+    assert body["probabilities"] == pytest.approx(list(expected))
+    assert len(body["predictions"]) == 2
+
+
+@pytest.mark.parametrize("kwargs, status, message", [
+    ({"json": {"records": [ONE, dict(ONE, lastmonth_activity=-1)]}}, 400,
+     "row 1: lastmonth_activity is negative"),
+    ({"json": {"records": [dict(ONE, number_of_employees="many")]}}, 400,
+     "row 0: number_of_employees is not a number"),
+    ({"json": {"records": [dict(ONE, lastyear_activity=None)]}}, 400,
+     "lastyear_activity is missing"),
+    ({"json": {"records": [dict(ONE, lastyear_activity=True)]}}, 400, "not a number"),
+    ({"json": {"records": [dict(ONE, lastyear_activity=[1])]}}, 400, "not a number"),
+    ({"json": {"records": [{"lastmonth_activity": 1}]}}, 400, "row 0: missing"),
+    ({"json": {"records": []}}, 400, "non-empty list"),
+    ({"json": {"records": "abc"}}, 400, "non-empty list"),
+    ({"json": {"records": [1, 2]}}, 400, "must be an object"),
+    ({"json": {"dataframe_split": {"columns": ["a"], "data": [[1]]}}}, 400, "lacks"),
+    ({"json": {"dataframe_split": {"columns": list(ONE), "data": [[1, 2]]}}}, 400,
+     "expected a list of 3"),
+    ({"json": {"dataframe_split": []}}, 400, "dataframe_split must hold"),
+    ({"json": {"something": 1}}, 400, "needs one of"),
+    ({"json": [1, 2, 3]}, 400, "must be an object"),
+    ({"data": "{not json", "content_type": "application/json"}, 400, "not valid JSON"),
+    ({"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, 400,
+     "not valid JSON"),
+    ({"data": "lastmonth_activity\n1\n", "content_type": "text/csv"}, 400, "lacks"),
+    ({"data": "lastmonth_activity,lastyear_activity,number_of_employees\n1,2\n",
+      "content_type": "text/csv"}, 400, "row 0: expected 3 fields"),
+    ({"data": "lastmonth_activity,lastyear_activity,number_of_employees\n",
+      "content_type": "text/csv"}, 400, "at least one data row"),
+    ({"data": b"lastmonth_activity\n\xff\n", "content_type": "text/csv"}, 400, "not UTF-8"),
+    ({"data": "x", "content_type": "text/plain"}, 415, "application/json or text/csv"),
+    ({"data": "x"}, 415, "application/json or text/csv"),
+    ({"json": {"records": [dict(ONE, lastmonth_activity=float("inf"))]}}, 400, ""),
+])
+def test_bad_prediction_bodies_get_a_json_4xx(client, kwargs, status, message):
+    response = client.post("/prediction", **kwargs)
+    assert response.status_code == status
+    assert response.is_json
+    assert message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("filepath, status", [
+    ("/etc/passwd", 403),
+    ("../config.json", 403),
+    ("testdata/../../outside.csv", 403),
+    ("testdata/../config.json", 403),
+    ("config.json", 403),
+    ("testdata/testdata.txt", 403),
+    ("models/trainedmodel.json", 403),
+    ("practicedata/dataset1.csv", 403),  # not a data folder of this configuration
+    ("~/x.csv", 403),
+    ("testdata\\..\\x.csv", 403),
+    ("testdata/missing.csv", 404),
+    ("testdata/testdata.csv", 200),  # the control: an allowed file is read
+    ("testdata/link.csv", 403),
+    ("testdata", 403),
+    ("", 400),
+    (5, 400),
+    (None, 400),
+])
+def test_filepath_outside_the_data_folders_is_refused_before_reading(
+        client, deployed, filepath, status, monkeypatch):
+    outside = deployed.root.parent / "outside.csv"
+    outside.write_text((deployed.test_file).read_text())
+    (deployed.test_data / "link.csv").symlink_to(outside)
+    opened = []
+    real_read_bytes = type(deployed.root).read_bytes
+
+    def spy(path):
+        opened.append(str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(type(deployed.root), "read_bytes", spy)
+    response = client.post("/prediction", json={"filepath": filepath})
+    assert response.status_code == status
+    if status == 200:
+        assert str(deployed.test_file.resolve()) in opened
+    else:
+        assert "error" in response.get_json()
+        assert opened == []
+
+
+def test_body_over_the_limit_is_413(deployed):
+    app = create_app(deployed.config_path, max_body_bytes=1000)
+    response = app.test_client().post("/prediction", data="x" * 5000,
+                                      content_type="text/csv")
+    assert response.status_code == 413
+    assert response.is_json
+
+
+def test_scoring_serves_the_deployed_model_score_from_cache(client, deployed, monkeypatch):
+    first = client.get("/scoring")
+    assert first.status_code == 200
+    body = first.get_json()
+    assert body["model_version"] == 2
+    deployed_f1 = float((deployed.deployment_folder / "latestscore.txt").read_text())
+    assert body["f1"] == pytest.approx(deployed_f1)
+    assert {"precision", "recall", "roc_auc"} <= set(body)
+    import scoring
+
+    def explode(*args, **kwargs):
+        raise AssertionError("scored again although nothing changed")
+
+    monkeypatch.setattr(scoring, "score_model", explode)
+    assert client.get("/scoring").get_json() == body
+
+
+def test_a_new_deployment_is_picked_up_without_restart(client, deployed):
+    assert client.get("/health").get_json()["model_version"] == 2
+    rollback(deployed)
+    assert client.get("/health").get_json()["model_version"] == 1
+    answer = client.post("/prediction", json={"records": [ONE]}).get_json()
+    assert answer["model_version"] == 1
+    assert client.get("/scoring").get_json()["model_version"] == 1
+    deploy(deployed)
+    assert client.get("/health").get_json()["model_version"] == 3
+
+
+def test_health_is_503_with_a_reason_when_the_model_is_tampered(client, deployed):
+    path = deployed.deployment_folder / "trainedmodel.pkl"
+    path.resolve().write_bytes(path.read_bytes() + b"junk")
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert "checksum" in response.get_json()["error"]
+    assert client.post("/prediction", json={"records": [ONE]}).status_code == 503
+
+
+def test_health_is_503_when_nothing_is_deployed(project):
+    client = create_app(project / "config.json").test_client()
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    assert client.get("/scoring").status_code == 503
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/prediction", 405),
+    ("post", "/scoring", 405),
+    ("get", "/nowhere", 404),
+    ("delete", "/health", 405),
+])
+def test_routing_errors_are_json(client, method, path, status):
+    response = getattr(client, method)(path)
+    assert response.status_code == status
+    assert response.is_json and response.get_json()["error"]
+
+
+def test_bearer_token_guards_every_endpoint_but_health(deployed, monkeypatch):
+    monkeypatch.setenv("RISK_API_TOKEN", "s3cret")
+    client = create_app(deployed.config_path).test_client()
+    assert client.get("/health").status_code == 200
+    for path in ("/scoring", "/openapi.json", "/summarystats"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post("/prediction", json={"records": [ONE]}).status_code == 401
+    ok = client.get("/scoring", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+
+
+def test_openapi_document_describes_every_route(app, client):
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    routes = {(rule.rule, method.lower()) for rule in app.url_map.iter_rules()
+              if rule.endpoint != "static" for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert routes == described
+    json.dumps(document)  # serialisable as it is served
+
+
+def test_no_debug_and_no_traceback_on_unexpected_errors(app, monkeypatch):
+    app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+    from app import ModelHolder
+
+    def boom(self):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(ModelHolder, "get", boom)
+    response = app.test_client().get("/health")
+    assert response.status_code == 500
+    assert "secret" not in response.get_data(as_text=True)
+    assert response.is_json
+    assert os.environ.get("FLASK_DEBUG") in (None, "0", "")
