@@ -21,6 +21,7 @@ from pipeline.deployed import (
     DEPLOYED_FILES,
     INGESTED_FILES,
     MANIFEST,
+    SAMPLE_FILE,
     SCORE_FILE,
     VERSIONS,
     Deployed,
@@ -130,6 +131,8 @@ def deploy(settings: Settings, run_id: int | None = None) -> Deployed:
     try:
         sources = {MODEL_FILE: model_folder / MODEL_FILE, SCORE_FILE: model_folder / SCORE_FILE,
                    INGESTED_FILES: ingested}
+        if (model_folder / SAMPLE_FILE).is_file():
+            sources[SAMPLE_FILE] = model_folder / SAMPLE_FILE
         for name, source in sources.items():
             _copy_synced(source, staged / name)
         files = {name: sha256_file(staged / name) for name in sources}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.files import atomic_open, sha256_bytes
 from pipeline.history import History, utc_now
+from pipeline.inputs import printable, safe_name, scan_input_folder
 from pipeline.schema import COLUMNS, FEATURES, ID, TARGET
 
 logger = logging.getLogger(__name__)
@@ -86,28 +86,8 @@ class IngestResult:
         return [row for result in self.files for row in result.rejects]
 
 
-def list_input_files(folder: Path) -> tuple[list[Path], list[FileResult]]:
-    """The *.csv regular files of a folder, sorted by name, and the *.csv entries that are not."""
-    files, refused = [], []
-    with os.scandir(folder) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if not entry.name.lower().endswith(".csv"):
-                continue
-            path = Path(entry.path)
-            if entry.is_symlink():
-                refused.append(_refuse_file(path, "a symbolic link: links are not followed"))
-            elif not entry.is_file(follow_symlinks=False):
-                refused.append(_refuse_file(path, "not a regular file"))
-            elif _safe_name(entry.name) != entry.name:
-                # Such a name cannot be written to ingestedfiles.txt or the history faithfully.
-                refused.append(_refuse_file(path, "file name is not printable UTF-8 text"))
-            else:
-                files.append(path)
-    return files, refused
-
-
 def _refuse_file(path: Path, reason: str, result: FileResult | None = None) -> FileResult:
-    result = result or FileResult(name=_safe_name(path.name), path=path)
+    result = result or FileResult(name=safe_name(path.name), path=path)
     result.reason = reason
     result.rejects = [{"source_file": result.name, "line": "", "reason": f"file: {reason}",
                        "raw": ""}]
@@ -132,17 +112,8 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
     return data.decode("utf-8", errors="surrogateescape"), None
 
 
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _safe_name(name: str) -> str:
-    """A file name as printable text: undecodable bytes and control characters escaped."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in _printable(name))
-
-
 def _raw(fields: list[str]) -> str:
-    return _printable(",".join(fields))
+    return printable(",".join(fields))
 
 
 class UnusableFile(ValueError):
@@ -168,12 +139,12 @@ def parse_csv_text(text: str, name: str, columns: tuple[str, ...] = COLUMNS
                                        "by commas")
         missing = [col for col in columns if col not in names]
         if missing:
-            found = ", ".join(_printable(n) for n in names[:10])
+            found = ", ".join(printable(n) for n in names[:10])
             raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
         doubled = [col for col in columns if names.count(col) > 1]
         if doubled:
             raise UnusableFile(f"repeated columns {', '.join(doubled)}")
-        extra = [_printable(n) for n in names if n not in columns]
+        extra = [printable(n) for n in names if n not in columns]
         note = f"extra columns dropped: {', '.join(extra)}" if extra else None
         index = [names.index(col) for col in columns]
         width = len(names)
@@ -235,7 +206,7 @@ def validate_records(rows: list[list[str]], lines: list[int], name: str,
         add(empty, f"{col} is missing")
         not_number = value.isna().to_numpy() & ~empty
         add(not_number, f"{col} is not a number: ",
-            text.map(lambda s: repr(_printable(s)[:40])) if not_number.any() else None)
+            text.map(lambda s: repr(printable(s)[:40])) if not_number.any() else None)
         numbers = value.to_numpy(dtype=float, na_value=np.nan)
         finite = np.isfinite(numbers)
         add(~finite & ~np.isnan(numbers), f"{col} is not finite")
@@ -308,9 +279,8 @@ def merge_results(files: list[FileResult]) -> pd.DataFrame:
 
 def ingest_folder(folder: Path) -> IngestResult:
     """Read, validate and merge every *.csv file of a folder."""
-    paths, refused = list_input_files(folder)
-    results = [read_input_file(path) for path in paths]
-    results = sorted(results + refused, key=lambda r: r.name)
+    results = [_refuse_file(entry.path, entry.refused) if entry.refused
+               else read_input_file(entry.path) for entry in scan_input_folder(folder)]
     data = merge_results(results)
     for result in results:
         if result.reason:
@@ -369,7 +339,7 @@ def write_outputs(result: IngestResult, output_folder: Path) -> None:
 def record_history(history: History, run_id: int, result: IngestResult) -> None:
     """Record per-file ingestion metrics of a run."""
     history.insert_many("ingested_files", [
-        {"run_id": run_id, "name": r.name, "path": _printable(str(r.path)), "size": r.size,
+        {"run_id": run_id, "name": r.name, "path": printable(str(r.path)), "size": r.size,
          "mtime": r.mtime, "sha256": r.sha256, "rows_read": r.rows_read,
          "rows_accepted": r.rows_accepted, "rows_rejected": len(r.rejects),
          "duplicates_dropped": r.duplicates_dropped, "seconds": round(r.seconds, 6),

@@ -17,12 +17,15 @@ from sklearn.preprocessing import StandardScaler
 from ingestion import FINAL_DATA, INGESTED_FILES, parse_ingested_files
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import DEFAULT_MODEL, ConfigError, Settings, load_settings
-from pipeline.files import sha256_file
+from pipeline.files import atomic_open, sha256_file
 from pipeline.history import History, utc_now
 from pipeline.modelfile import save_model
 from pipeline.schema import FEATURES, TARGET
 
 logger = logging.getLogger(__name__)
+
+SAMPLE_FILE = "trainingsample.csv"
+SAMPLE_ROWS = 10_000
 
 
 def build_model(params: dict | None = None) -> Pipeline:
@@ -94,6 +97,12 @@ def run_training(settings: Settings) -> dict:
             "params": {**DEFAULT_MODEL, **settings.model},
             "libraries": library_versions(),
         }
+        # A sample of what the model learned from: the reference for data drift checks.
+        sample = frame[list(FEATURES)].sample(n=min(SAMPLE_ROWS, len(frame)), random_state=0)
+        with atomic_open(settings.model_folder / SAMPLE_FILE, "w", newline="") as handle:
+            sample.to_csv(handle, index=False, lineterminator="\n")
+        provenance["training_sample"] = {"file": SAMPLE_FILE, "rows": len(sample),
+                                         "sha256": sha256_file(settings.model_folder / SAMPLE_FILE)}
         record = save_model(model, settings.model_folder, provenance)
     except BaseException as exc:
         history.finish_run(run_id, "failed", str(exc))

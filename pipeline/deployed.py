@@ -25,6 +25,7 @@ CURRENT = "current"
 MANIFEST = "manifest.json"
 SCORE_FILE = "latestscore.txt"
 INGESTED_FILES = "ingestedfiles.txt"
+SAMPLE_FILE = "trainingsample.csv"  # optional: the reference for data drift checks
 DEPLOYED_FILES = (MODEL_FILE, SCORE_FILE, INGESTED_FILES)
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -54,6 +55,11 @@ class Deployed:
     def score(self) -> float:
         """The F1 score recorded with this version."""
         return float((self.folder / SCORE_FILE).read_text(encoding="utf-8").strip())
+
+    @property
+    def ingested_files(self) -> str:
+        """The ingestion record deployed with this version."""
+        return (self.folder / INGESTED_FILES).read_text(encoding="utf-8")
 
     def load_model(self):
         """The model of this version, after checking its bytes against the manifest."""

@@ -61,7 +61,7 @@ def test_training_refuses_unusable_data(frame, message):
 
 
 def test_training_without_ingested_data_says_what_to_run(settings):
-    with pytest.raises(FileNotFoundError, match="run ingestion.py"):
+    with pytest.raises(FileNotFoundError, match=r"run ingestion\.py"):
         run_training(settings)
 
 

@@ -1,0 +1,138 @@
+"""One monitoring cycle: new data? ingest it; drift? retrain, re-deploy and report.
+
+Run from cron every 10 minutes (cronjob.txt). Almost every cycle finds nothing new, so that path
+is built to cost about as much as starting Python: it imports only os, sys, fcntl and json, looks
+at file sizes and modification times, and stops. Anything it cannot settle that way goes to the
+full cycle, which reads checksums and imports the heavy libraries only when there is work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+STATE_FILE = "seenfiles.json"
+LOCK_FILE = ".fullprocess.lock"
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.json")
+
+
+def acquire_lock(folder: str):
+    """An exclusive lock on folder/.fullprocess.lock, or None when another cycle holds it.
+
+    The kernel releases the lock when its holder dies, so a killed cycle never blocks the next.
+    """
+    import errno
+    import fcntl
+
+    os.makedirs(folder, exist_ok=True)
+    handle = open(os.path.join(folder, LOCK_FILE), "a+")  # noqa: SIM115 - held for the cycle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def quick_paths(config_path: str) -> dict[str, str]:
+    """The three folders the quick check needs, resolved as pipeline.config resolves them."""
+    import json
+
+    with open(config_path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    root = os.path.dirname(os.path.abspath(config_path))
+    return {key: os.path.join(root, os.path.expanduser(raw[key]))
+            for key in ("input_folder_path", "output_folder_path", "prod_deployment_path")}
+
+
+def nothing_new(paths: dict[str, str]) -> bool:
+    """True when a model is deployed and every *.csv entry matches the last finished cycle.
+
+    Only names, sizes and modification times are compared; any doubt answers False, and the
+    full cycle then decides with checksums.
+    """
+    import json
+
+    if not os.path.isdir(os.path.join(paths["prod_deployment_path"], "current")):
+        return False
+    folder = os.path.abspath(paths["input_folder_path"])
+    try:
+        with open(os.path.join(paths["output_folder_path"], STATE_FILE), encoding="utf-8") as fh:
+            seen = json.load(fh).get(folder)
+        entries = list(os.scandir(folder))
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(seen, dict):
+        return False
+    names = set()
+    for entry in entries:
+        if not entry.name.lower().endswith(".csv"):
+            continue
+        record = seen.get(entry.name)
+        if not isinstance(record, dict):
+            return False
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            if "refused" not in record:
+                return False
+        else:
+            stat = entry.stat(follow_symlinks=False)
+            if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns:
+                return False
+        names.add(entry.name)
+    return names == set(seen)
+
+
+def _quick_args(argv: list[str]) -> tuple[str, bool] | None:
+    """(config, verbose) when argv is one the quick path understands, else None."""
+    config, verbose, rest = DEFAULT_CONFIG, False, list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--config" and rest:
+            config = rest.pop(0)
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+        elif arg == "--no-api":
+            pass
+        elif arg in ("-v", "--verbose"):
+            verbose = True
+        else:
+            return None
+    return config, verbose
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one cycle for the configuration; exit 0 when it did its job."""
+    argv = sys.argv[1:] if argv is None else argv
+    quick = _quick_args(argv)
+    if quick is not None and not quick[1]:
+        try:
+            paths = quick_paths(quick[0])
+            lock = acquire_lock(paths["prod_deployment_path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            lock = paths = None  # the full cycle reports what is wrong
+        if paths is not None and lock is None:
+            print(f"another cycle is running on {paths['prod_deployment_path']}; nothing done")
+            return 0
+        if lock is not None:
+            try:
+                if nothing_new(paths):
+                    import time
+
+                    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} nothing new in "
+                          f"{paths['input_folder_path']}")
+                    return 0
+            finally:
+                lock.close()
+    from pipeline.monitor import main as full_cycle
+
+    return full_cycle(argv, __doc__.splitlines()[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

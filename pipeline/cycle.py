@@ -1,0 +1,199 @@
+"""The working half of a fullprocess.py cycle: ingest, check drift, retrain, deploy, report.
+
+Kept apart from fullprocess.py so that a cycle with nothing new never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from deployment import DeploymentError, deploy
+from ingestion import run_ingestion, summarize
+from pipeline.config import Settings
+from pipeline.deployed import SAMPLE_FILE, Deployed
+from pipeline.drift import data_drift, score_drift
+from pipeline.errors import CycleError
+from pipeline.history import History
+from pipeline.modelfile import ModelIntegrityError
+from pipeline.schema import FEATURES
+from scoring import record_score, run_scoring, score_model
+from training import run_training
+
+logger = logging.getLogger("fullprocess")
+
+MIN_HISTORY = 5
+
+
+def _fail(message: str, exc: BaseException):
+    raise CycleError(f"{message}: {exc}") from exc
+
+
+def _ingest(settings: Settings, history: History, run_id: int):
+    result = run_ingestion(settings)
+    counts = summarize(result)
+    logger.info("decision: ingested %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    history.record_metrics(run_id, "fullprocess", {f"ingest_{k}": v for k, v in counts.items()})
+    return result
+
+
+def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool) -> str:
+    """Train, score and deploy a new version, then refresh diagnostics, reports and API answers."""
+    try:
+        run_training(settings)
+        scores = run_scoring(settings)
+        deployed = deploy(settings, run_id)
+    except (ValueError, OSError, ModelIntegrityError, DeploymentError) as exc:
+        _fail("re-deployment failed, production unchanged", exc)
+    logger.info("decision: deployed version %d (F1 %.4f on the test data)", deployed.version,
+                scores["f1"])
+    problems = refresh_outputs(settings, deployed, call_api)
+    summary = f"deployed version {deployed.version} (F1 {scores['f1']:.4f})"
+    if problems:
+        raise CycleError(f"{summary}, but {'; '.join(problems)}", handled=True)
+    return summary
+
+
+def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
+    """Diagnostics, confusion matrix, report, risk list and API answers; returns what failed."""
+    import diagnostics
+    import reporting
+
+    problems = []
+    steps = [
+        ("diagnostics", lambda: diagnostics.run_diagnostics(
+            settings, check_packages=bool(settings.raw.get("check_outdated_packages", True)))),
+        ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
+        ("risk list", lambda: reporting.build_risk_list(settings)),
+        ("report", lambda: reporting.build_report(settings)),
+    ]
+    if call_api:
+        steps.append(("apicalls", lambda: call_api_endpoints(settings, deployed.version)))
+    for name, step in steps:
+        try:
+            step()
+            logger.info("decision: %s refreshed", name)
+        except Exception as exc:  # a report that fails must not undo a good deployment
+            logger.exception("%s failed after deploying version %d", name, deployed.version)
+            problems.append(f"{name} failed: {exc}")
+    return problems
+
+
+def call_api_endpoints(settings: Settings, version: int) -> None:
+    """Run apicalls against the configured API, or a temporary one when it does not serve us."""
+    import requests
+
+    from apicalls import RETURNS_FILE, call_endpoints, write_returns
+    from pipeline.server import running_server
+
+    url = settings.api_url
+    try:
+        health = requests.get(url + "/health", timeout=3).json()
+        ours = health.get("model_version") == version
+    except (requests.RequestException, ValueError, AttributeError):
+        ours = False
+    if ours:
+        write_returns(settings.model_folder / RETURNS_FILE, url, call_endpoints(url, settings))
+        return
+    logger.info("no API of this deployment at %s: starting one on loopback for the calls", url)
+    with running_server(settings.config_path) as temporary:
+        answers = call_endpoints(temporary, settings)
+    write_returns(settings.model_folder / RETURNS_FILE, temporary, answers)
+
+
+def first_deployment(settings: Settings, *, call_api: bool) -> str:
+    """A fresh install: ingest, train, score and deploy the first version."""
+    history = History(settings.history_db)
+    run_id = history.start_run("fullprocess", settings.name)
+    try:
+        logger.info("decision: no model deployed: building the first version")
+        result = _ingest(settings, history, run_id)
+        if result.data.empty:
+            raise CycleError(f"no usable data in {settings.input_folder}")
+        summary = "first model: " + _redeploy(settings, history, run_id, call_api)
+    except BaseException as exc:
+        history.finish_run(run_id, "failed", str(exc))
+        raise
+    history.finish_run(run_id, "ok", summary)
+    return summary
+
+
+def new_rows(result, names: set[str]) -> pd.DataFrame:
+    """The accepted rows of the named files."""
+    frames = [r.frame for r in result.files if r.name in names and r.frame is not None]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def check_and_redeploy(settings: Settings, changes, deployed: Deployed, *,
+                       call_api: bool) -> str:
+    """New data: ingest it, test for drift, and re-deploy when the model has drifted."""
+    history = History(settings.history_db)
+    run_id = history.start_run("fullprocess", settings.name)
+    try:
+        summary = _check(settings, changes, deployed, history, run_id, call_api)
+    except BaseException as exc:
+        history.finish_run(run_id, "failed", str(exc))
+        raise
+    history.finish_run(run_id, "ok", summary)
+    return summary
+
+
+def _check(settings, changes, deployed, history, run_id, call_api) -> str:
+    names = {entry.name for entry in changes.new}
+    logger.info("decision: new or changed files: %s%s", ", ".join(sorted(names)) or "none",
+                f"; vanished: {', '.join(changes.vanished)}" if changes.vanished else "")
+    result = _ingest(settings, history, run_id)
+    rows = new_rows(result, names)
+    if rows.empty:
+        logger.info("decision: no usable new rows: nothing to check")
+        return "no usable new rows: nothing to check"
+    try:
+        model = deployed.load_model()
+    except ModelIntegrityError as exc:
+        logger.error("decision: the deployed model is unusable (%s): re-deploying", exc)
+        return "deployed model unusable: " + _redeploy(settings, history, run_id, call_api)
+    scores = score_model(model, rows)
+    sha = deployed.manifest["model_sha256"]
+    past = [r["f1"] for r in history.query(
+        "SELECT f1 FROM scores WHERE model_sha256 = ? AND purpose IN ('test', 'drift') "
+        "AND f1 IS NOT NULL ORDER BY time", (sha,))]
+    record_score(history, run_id, "drift", scores, model_sha256=sha,
+                 model_version=deployed.version, data=",".join(sorted(names)))
+    decision = score_drift(scores["f1"], deployed.score, past, settings.drift_test,
+                           int(settings.raw.get("min_history", MIN_HISTORY)))
+    if decision.note:
+        logger.warning("%s", decision.note)
+    history.record_metrics(run_id, "drift", {"new_f1": decision.new_score,
+                                             "deployed_f1": decision.deployed_score,
+                                             "threshold": decision.threshold,
+                                             "drift": decision.drift}, decision.as_dict())
+    logger.info("decision: %s test (%s): F1 %.4f on %d new rows vs threshold %.4f "
+                "(deployed %.4f): %s", decision.used, decision.test, decision.new_score,
+                len(rows), decision.threshold, decision.deployed_score,
+                "drift" if decision.drift else "no drift")
+    data_alert = _record_data_drift(settings, deployed, rows, history, run_id)
+    if decision.drift or (data_alert and settings.raw.get("data_drift_decides", False)):
+        reason = "score drift" if decision.drift else "data drift"
+        return f"{reason}: " + _redeploy(settings, history, run_id, call_api)
+    return (f"no drift (F1 {decision.new_score:.4f} on {len(rows)} new rows, "
+            f"threshold {decision.threshold:.4f}): version {deployed.version} stays")
+
+
+def _record_data_drift(settings, deployed, rows, history, run_id) -> bool:
+    """Per-feature KS and PSI against the deployed training sample; True on any alert."""
+    sample_path = deployed.folder / SAMPLE_FILE
+    if not sample_path.is_file():
+        logger.info("decision: no training sample deployed: data drift not measured")
+        return False
+    drift = data_drift(pd.read_csv(sample_path), rows, FEATURES)
+    for feature, figures in drift.items():
+        history.record_metrics(run_id, "data_drift", {
+            f"{feature}_psi": figures["psi"], f"{feature}_ks": figures["ks_statistic"],
+            f"{feature}_ks_pvalue": figures["ks_pvalue"]})
+        logger.info("data drift %s: PSI %.3f, KS %.3f (p %.2g)%s", feature, figures["psi"],
+                    figures["ks_statistic"], figures["ks_pvalue"],
+                    " ALERT" if figures["alert"] else "")
+    return any(figures["alert"] for figures in drift.values())

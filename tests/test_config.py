@@ -1,0 +1,173 @@
+"""Configuration: paths resolve against the config file's folder; bad files fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import DEFAULT_CONFIG, REQUIRED_KEYS, ConfigError, load_settings
+
+VALUES = {
+    "input_folder_path": "data/in",
+    "output_folder_path": "data/out",
+    "test_data_path": "../shared/test",
+    "output_model_path": "models",
+    "prod_deployment_path": "deploy/prod",
+}
+ATTRIBUTE = {
+    "input_folder_path": "input_folder",
+    "output_folder_path": "output_folder",
+    "test_data_path": "test_data",
+    "output_model_path": "model_folder",
+    "prod_deployment_path": "deployment_folder",
+}
+
+
+def write_config(folder: Path, values: dict | None = None, name: str = "config.json") -> Path:
+    """A JSON config file in folder (created if needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(VALUES if values is None else values), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch) -> Path:
+    """Work from a folder that is not the config's, as cron or gunicorn may."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_required_keys_are_the_five_paths():
+    assert set(REQUIRED_KEYS) == set(VALUES)
+
+
+@pytest.mark.parametrize("key", list(VALUES))
+def test_relative_paths_resolve_against_the_config_folder(tmp_path, elsewhere, key):
+    config = write_config(tmp_path / "project")
+    settings = load_settings(config)
+    expected = (tmp_path / "project" / VALUES[key]).resolve()
+    assert getattr(settings, ATTRIBUTE[key]).resolve() == expected
+    assert not getattr(settings, ATTRIBUTE[key]).resolve().is_relative_to(elsewhere)
+
+
+def test_a_relative_config_path_is_taken_from_the_working_folder(tmp_path, monkeypatch):
+    write_config(tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("project/config.json")
+    assert settings.config_path == tmp_path / "project" / "config.json"
+    assert settings.root == tmp_path / "project"
+    assert settings.input_folder == tmp_path / "project" / "data" / "in"
+    monkeypatch.chdir(tmp_path / "project")  # moving afterwards changes nothing
+    assert settings.input_folder.is_absolute()
+
+
+@pytest.mark.parametrize("key", list(VALUES))
+def test_absolute_paths_are_kept(tmp_path, elsewhere, key):
+    absolute = tmp_path / "somewhere" / "absolute"
+    config = write_config(tmp_path / "project", dict(VALUES, **{key: str(absolute)}))
+    assert getattr(load_settings(config), ATTRIBUTE[key]) == absolute
+
+
+@pytest.mark.parametrize("key", list(VALUES))
+@pytest.mark.parametrize("value", [None, "", 3, ["a"]], ids=["absent", "empty", "int", "list"])
+def test_a_missing_or_invalid_required_key_is_named(tmp_path, key, value):
+    values = {k: v for k, v in VALUES.items() if k != key}
+    if value is not None:
+        values[key] = value
+    config = write_config(tmp_path, values)
+    with pytest.raises(ConfigError, match=key):
+        load_settings(config)
+
+
+def test_every_missing_key_is_named(tmp_path):
+    config = write_config(tmp_path, {"input_folder_path": "in"})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    for key in VALUES:
+        if key != "input_folder_path":
+            assert key in str(caught.value)
+    assert "input_folder_path" not in str(caught.value)
+
+
+@pytest.mark.parametrize("content, message", [
+    pytest.param(b"{not json", r"cannot read", id="not-json"),
+    pytest.param(b"", r"cannot read", id="empty"),
+    pytest.param(b"\xff\xfe{}", r"cannot read", id="not-utf8"),
+    pytest.param(b"[1, 2]", r"JSON object", id="a-list"),
+    pytest.param(b'"config"', r"JSON object", id="a-string"),
+])
+def test_an_unreadable_config_raises_config_error(tmp_path, content, message):
+    config = tmp_path / "config.json"
+    config.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_settings(config)
+    assert str(config) in str(caught.value)
+
+
+def test_a_missing_config_file_raises_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"not found.*nope\.json"):
+        load_settings(tmp_path / "nope.json")
+
+
+def test_a_config_folder_raises_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path)
+
+
+def test_optional_keys_have_defaults(tmp_path, elsewhere):
+    settings = load_settings(write_config(tmp_path / "project"))
+    assert settings.history_db == tmp_path / "project" / "history.sqlite"
+    assert settings.drift_test == "raw"
+    assert settings.test_file == settings.test_data / "testdata.csv"
+    assert settings.keep_versions > 0
+    assert settings.name == "config.json"
+
+
+def test_optional_paths_resolve_against_the_config_folder(tmp_path, elsewhere):
+    values = dict(VALUES, history_db_path="db/history.sqlite", test_file="holdout.csv")
+    settings = load_settings(write_config(tmp_path / "project", values))
+    assert settings.history_db == tmp_path / "project" / "db" / "history.sqlite"
+    assert settings.test_file.resolve() == (tmp_path / "shared" / "test" / "holdout.csv")
+
+
+@pytest.mark.parametrize("drift_test", ["raw", "parametric", "nonparametric"])
+def test_valid_drift_tests_are_accepted(tmp_path, drift_test):
+    config = write_config(tmp_path, dict(VALUES, drift_test=drift_test))
+    assert load_settings(config).drift_test == drift_test
+
+
+@pytest.mark.parametrize("drift_test", ["fancy", "", "RAW", None, 1])
+def test_an_invalid_drift_test_is_rejected(tmp_path, drift_test):
+    config = write_config(tmp_path, dict(VALUES, drift_test=drift_test))
+    with pytest.raises(ConfigError, match="drift_test"):
+        load_settings(config)
+
+
+def test_keyword_overrides_replace_file_values_before_resolving(tmp_path, elsewhere):
+    config = write_config(tmp_path / "project")
+    settings = load_settings(config, input_folder_path="other/in", drift_test="parametric")
+    assert settings.input_folder == tmp_path / "project" / "other" / "in"
+    assert settings.drift_test == "parametric"
+    assert settings.output_folder == tmp_path / "project" / "data" / "out"  # untouched
+    assert json.loads(config.read_text(encoding="utf-8")) == VALUES  # the file is not changed
+
+
+def test_an_override_can_supply_a_missing_key_or_break_a_valid_one(tmp_path):
+    values = {k: v for k, v in VALUES.items() if k != "test_data_path"}
+    config = write_config(tmp_path, values)
+    assert load_settings(config, test_data_path="t").test_data == tmp_path / "t"
+    with pytest.raises(ConfigError, match="drift_test"):
+        load_settings(write_config(tmp_path / "ok"), drift_test="bogus")
+
+
+def test_the_default_config_is_the_one_beside_the_scripts(elsewhere):
+    assert DEFAULT_CONFIG.name == "config.json"
+    assert (DEFAULT_CONFIG.parent / "ingestion.py").is_file()
+    settings = load_settings()
+    assert settings.config_path == DEFAULT_CONFIG
+    assert settings.root == DEFAULT_CONFIG.parent
