@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: run test venv dev lint pipeline practice production data clean
+.PHONY: run test venv dev lint cycles serve stop cron uncron pipeline practice production data clean bench
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,42 @@ $(DEV): $(STAMP) requirements-dev.txt
 venv: $(STAMP)
 dev: $(DEV)
 
-## run: install, run the pipeline on the shipped data (practice, then production)
-run: venv pipeline
+## run: install, run the monitoring cycle on the shipped data (practice, then production),
+## then leave the API serving on 127.0.0.1:8000
+run: venv cycles serve
+
+cycles: venv
+	$(PY) fullprocess.py --config config.practice.json
+	$(PY) fullprocess.py --config config.json
+
+## serve: (re)start the API in the background on 127.0.0.1:8000; stop: stop it
+serve: venv
+	@mkdir -p logs
+	@if [ -f .server.pid ] && kill -0 "$$(cat .server.pid)" 2>/dev/null; then \
+		kill "$$(cat .server.pid)"; sleep 1; fi
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --daemon --pid .server.pid \
+		--access-logfile logs/access.log --error-logfile logs/api.log wsgi:app
+	@$(PY) -c "import sys, time; from pipeline.server import answers; \
+		ok = any(answers('http://127.0.0.1:8000') or time.sleep(0.2) for _ in range(100)); \
+		print('API serving on http://127.0.0.1:8000 (logs/api.log; make stop to stop it)' if ok \
+		else 'the API did not start: see logs/api.log'); sys.exit(0 if ok else 1)"
+
+stop:
+	@if [ -f .server.pid ] && kill -0 "$$(cat .server.pid)" 2>/dev/null; then \
+		kill "$$(cat .server.pid)" && echo "API stopped"; else echo "no API running"; fi
+
+## cron: install cronjob.txt (with this folder's path) in the user's crontab; uncron: remove it
+cron: venv
+	@command -v crontab >/dev/null || { echo "crontab not found: install cron (apt-get install cron)"; exit 1; }
+	@mkdir -p logs
+	@line="$$(sed 's|@PROJECT@|$(CURDIR)|g' cronjob.txt)"; \
+	{ crontab -l 2>/dev/null | grep -vF "$(CURDIR)/fullprocess.py"; echo "$$line"; } | crontab - && \
+	echo "installed: $$line"
+
+uncron:
+	@command -v crontab >/dev/null || { echo "crontab not found"; exit 1; }
+	@{ crontab -l 2>/dev/null | grep -vF "$(CURDIR)/fullprocess.py"; } | crontab - && \
+	echo "removed the fullprocess.py line of $(CURDIR) from the crontab"
 
 practice: venv
 	$(PY) ingestion.py --config config.practice.json
@@ -49,6 +83,8 @@ lint: dev
 data: venv
 	$(PY) -m pipeline.datagen
 
+## clean: remove every generated output (models, deployments, history, logs)
 clean:
 	find ingesteddata practicemodels models production_deployment -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
-	rm -f history.sqlite*
+	rm -f history.sqlite* ingesteddata/seenfiles.json
+	rm -rf logs

@@ -63,7 +63,8 @@ def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> l
     problems = []
     steps = [
         ("diagnostics", lambda: diagnostics.run_diagnostics(
-            settings, check_packages=bool(settings.raw.get("check_outdated_packages", True)))),
+            settings, measure_time=bool(settings.raw.get("measure_execution_time", True)),
+            check_packages=bool(settings.raw.get("check_outdated_packages", True)))),
         ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
         ("risk list", lambda: reporting.build_risk_list(settings)),
         ("report", lambda: reporting.build_report(settings)),
