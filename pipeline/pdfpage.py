@@ -13,7 +13,7 @@ A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.08, 0.92, 0.95, 0.06
 LINE, ROW = 0.0165, 0.0185
 _CHAR = 4.7 / 72  # inches per character of 8-point table text, generously
-_WRAP = 112  # characters per line of 9-point text across the page
+_WRAP = 104  # characters per line of 9-point text across the page
 
 
 def new_figure(size: tuple[float, float]):
@@ -37,21 +37,23 @@ class Page:
         self.title = title
         self.lines: list[str] = []
         self.y = TOP
+        self.lines.append(title)
         self._put(title, 16, "bold", 0.034)
 
     def _put(self, text: str, size: float, weight: str, step: float, color: str = "black"):
         self.fig.text(LEFT, self.y, text, fontsize=size, weight=weight, va="top", color=color)
-        self.lines.append(text)
         self.y -= step
 
     def heading(self, text: str) -> None:
         """A section heading."""
         self.y -= 0.008
+        self.lines.append(text)
         self._put(text, 12, "bold", 0.025)
 
     def text(self, *lines: str, color: str = "black") -> None:
-        """Paragraphs, each wrapped to the page width."""
+        """Paragraphs, each wrapped to the page width (and kept whole in ``lines``)."""
         for line in lines:
+            self.lines.append(line)
             for part in textwrap.wrap(line, _WRAP, subsequent_indent="    ") or [""]:
                 self._put(part, 9, "normal", LINE, color)
         self.y -= 0.006
@@ -75,6 +77,7 @@ class Page:
         table.auto_set_font_size(False)
         table.set_fontsize(8)
         for (row, _), cell in table.get_celld().items():
+            cell.PAD = 0.03  # of the cell's width; the default 0.1 indents wide columns far
             cell.set_edgecolor("#c0c0c0")
             if row == 0:
                 cell.set_facecolor("#e3ebf5")

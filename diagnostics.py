@@ -1,0 +1,332 @@
+"""Diagnostics: predictions of the deployed model, data statistics, timings and dependency status.
+
+Results are recorded in the history database and written to ``diagnostics.json`` in the model
+folder, so the API serves the last measured figures without re-running any stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from ingestion import FINAL_DATA
+from pipeline.cli import base_parser, setup_logging
+from pipeline.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from pipeline.deployed import load_deployed_model
+from pipeline.files import atomic_write_text
+from pipeline.history import History, utc_now
+from pipeline.modelfile import ModelIntegrityError
+from pipeline.schema import COLUMNS, FEATURES, ID
+
+logger = logging.getLogger(__name__)
+
+SCRIPTS = ("ingestion.py", "training.py", "scoring.py")
+SCRIPT_FOLDER = Path(__file__).resolve().parent
+DIAGNOSTICS_FILE = "diagnostics.json"
+PYPI_URL = "https://pypi.org/pypi/{name}/json"
+# name, optional [extras], then an exact pin when there is one: "pandas==3.1.1"
+_REQUIREMENT = re.compile(
+    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==\s*([^\s;,]+))?")
+
+Fetcher = Callable[[str, float], dict]
+
+
+def read_final_data(settings: Settings) -> pd.DataFrame:
+    """The ingested data; only an empty field is missing (a client may be called 'null')."""
+    return pd.read_csv(settings.output_folder / FINAL_DATA, dtype={ID: str},
+                       keep_default_na=False, na_values=[""])
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [col for col in FEATURES if col not in frame.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {', '.join(missing)}")
+    return frame[list(FEATURES)]
+
+
+def model_predictions(frame: pd.DataFrame, settings: Settings) -> list[int]:
+    """The deployed model's predictions (0 or 1), one per row of frame."""
+    model, _ = load_deployed_model(settings.deployment_folder)
+    return [int(p) for p in model.predict(_features(frame))]
+
+
+def model_probabilities(frame: pd.DataFrame, settings: Settings) -> list[float]:
+    """The deployed model's probability of attrition, one per row of frame."""
+    model, _ = load_deployed_model(settings.deployment_folder)
+    return [float(p) for p in model.predict_proba(_features(frame))[:, 1]]
+
+
+def _number(value) -> float | None:
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def dataframe_summary(settings: Settings) -> dict[str, dict[str, float | None]]:
+    """Mean, median, std, min, max, quartiles and mode of each numeric column of finaldata.csv."""
+    frame = read_final_data(settings)
+    summary = {}
+    for col in frame.select_dtypes("number").columns:
+        values = frame[col].dropna()
+        modes = values.mode()
+        stats = {"count": float(len(values))}
+        if len(values):
+            stats.update(mean=values.mean(), median=values.median(), std=values.std(),
+                         min=values.min(), max=values.max(), q1=values.quantile(0.25),
+                         q3=values.quantile(0.75), mode=modes.iloc[0] if len(modes) else None)
+        else:
+            stats.update(dict.fromkeys(("mean", "median", "std", "min", "max", "q1", "q3",
+                                        "mode")))
+        summary[col] = {k: None if v is None else _number(v) for k, v in stats.items()}
+    return summary
+
+
+def missing_data(settings: Settings) -> dict[str, float]:
+    """The fraction of missing values in each column of finaldata.csv."""
+    frame = read_final_data(settings)
+    columns = list(dict.fromkeys([*COLUMNS, *frame.columns]))
+    if frame.empty:
+        return dict.fromkeys(columns, 0.0)
+    return {col: float(frame[col].isna().mean()) if col in frame else 1.0 for col in columns}
+
+
+def scratch_config(settings: Settings, folder: Path) -> Path:
+    """A config in folder reading the real input and test data, writing everything in folder."""
+    raw = dict(settings.raw)
+    raw.update(
+        input_folder_path=str(settings.input_folder.resolve()),
+        test_data_path=str(settings.test_data.resolve()),
+        output_folder_path=str(folder / "ingesteddata"),
+        output_model_path=str(folder / "models"),
+        prod_deployment_path=str(folder / "production_deployment"),
+        history_db_path=str(folder / "history.sqlite"),
+    )
+    path = folder / "config.json"
+    atomic_write_text(path, json.dumps(raw, indent=2) + "\n")
+    return path
+
+
+def _run_timed(script: str, config: Path, cwd: Path, timeout: float) -> float:
+    env = dict(os.environ, RISK_LOG_LEVEL="WARNING")
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(SCRIPT_FOLDER / script), "--config",
+                               str(config)], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{script} did not finish within {timeout:.0f} s") from None
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise RuntimeError(f"{script} failed (exit {proc.returncode}): "
+                           f"{lines[-1] if lines else 'no error output'}")
+    return seconds
+
+
+def execution_time(settings: Settings, timeout: float = 600.0) -> dict[str, float]:
+    """Seconds taken by ingestion.py, training.py and scoring.py, run on a scratch copy."""
+    with tempfile.TemporaryDirectory(prefix="risk-timing-") as tmp:
+        folder = Path(tmp)
+        config = scratch_config(settings, folder)
+        times = {}
+        for script in SCRIPTS:
+            times[Path(script).stem] = _run_timed(script, config, folder, timeout)
+            logger.info("%s took %.2f s", script, times[Path(script).stem])
+    return times
+
+
+def requirements_file(settings: Settings) -> Path:
+    """requirements.txt beside the config, else the one beside the scripts."""
+    beside_config = settings.root / "requirements.txt"
+    return beside_config if beside_config.is_file() else PROJECT_ROOT / "requirements.txt"
+
+
+def read_requirements(path: Path) -> list[tuple[str, str | None]]:
+    """(name, pinned version or None) of each requirement line of a requirements file."""
+    found = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        match = _REQUIREMENT.match(line)
+        if match:
+            found.append((match.group(1), match.group(2)))
+    return found
+
+
+def fetch_json(url: str, timeout: float) -> dict:
+    """GET a JSON document; raises requests.RequestException when it cannot."""
+    import requests
+
+    response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    response.raise_for_status()
+    return response.json()
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def outdated_packages_list(settings: Settings, index_url: str = PYPI_URL, timeout: float = 5.0,
+                           fetch: Fetcher | None = None) -> list[dict]:
+    """Pinned, installed and latest version of each requirement; latest None when unknown."""
+    import requests
+
+    fetch = fetch or fetch_json
+    reachable = True
+    packages = []
+    for name, pinned in read_requirements(requirements_file(settings)):
+        latest = None
+        if reachable:
+            try:
+                latest = str(fetch(index_url.format(name=name), timeout)["info"]["version"])
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                # One unreachable index means all are: do not wait a timeout per package.
+                logger.warning("package index unreachable (%s): latest versions unknown", exc)
+                reachable = False
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                logger.warning("no latest version of %s: %s", name, exc)
+        packages.append({"name": name, "pinned": pinned, "installed": _installed(name),
+                         "latest": latest})
+    return packages
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """The release numbers of a version, trailing zeros dropped: '1.10.0rc1' -> (1, 10)."""
+    release = re.match(r"\d+(?:\.\d+)*", version.strip().lstrip("vV"))
+    key = [int(part) for part in release.group(0).split(".")] if release else []
+    while key and key[-1] == 0:
+        key.pop()
+    return tuple(key)
+
+
+def is_outdated(package: dict) -> bool:
+    """True when a newer release than the one installed (or pinned) is known."""
+    current = package.get("installed") or package.get("pinned")
+    if not package.get("latest") or not current:
+        return False
+    return _version_key(package["latest"]) > _version_key(current)
+
+
+def _predictions_summary(settings: Settings) -> dict:
+    from scoring import read_labelled_data
+
+    try:
+        model, deployed = load_deployed_model(settings.deployment_folder)
+        frame = read_labelled_data(settings.test_file)
+    except (ModelIntegrityError, OSError, ValueError) as exc:
+        logger.error("no predictions: %s", exc)
+        return {"error": str(exc)}
+    predicted = [int(p) for p in model.predict(_features(frame))]
+    return {"model_version": deployed.version, "data": str(settings.test_file),
+            "rows": len(predicted), "predicted_exited": sum(predicted)}
+
+
+def run_diagnostics(settings: Settings, measure_time: bool = True, check_packages: bool = True,
+                    fetch: Fetcher | None = None) -> dict:
+    """Run every diagnostic, record the figures in the history and write diagnostics.json."""
+    history = History(settings.history_db)
+    run_id = history.start_run("diagnostics", settings.name)
+    try:
+        results = {
+            "measured_at": utc_now(),
+            "config": str(settings.config_path),
+            "predictions": _predictions_summary(settings),
+            "summary": dataframe_summary(settings),
+            "missing_data": missing_data(settings),
+            "execution_time": execution_time(settings) if measure_time else None,
+            "outdated_packages": outdated_packages_list(settings, fetch=fetch)
+            if check_packages else None,
+        }
+        results["model_version"] = results["predictions"].get("model_version")
+        record_diagnostics(history, run_id, results)
+        atomic_write_text(settings.model_folder / DIAGNOSTICS_FILE,
+                          json.dumps(results, indent=2, sort_keys=True) + "\n")
+    except BaseException as exc:
+        history.finish_run(run_id, "failed", str(exc))
+        raise
+    history.finish_run(run_id, "ok", {"model_version": results["model_version"]})
+    return results
+
+
+def record_diagnostics(history: History, run_id: int | None, results: dict) -> None:
+    """Store diagnostic figures as metrics of a run."""
+    values = {f"missing_{col}": share for col, share in results["missing_data"].items()}
+    values.update({f"seconds_{name}": s for name, s in (results["execution_time"] or {}).items()})
+    history.record_metrics(run_id, "diagnostics", values)
+    history.record_metrics(run_id, "diagnostics", {"summary": len(results["summary"])},
+                           detail=results["summary"])
+    packages = results["outdated_packages"]
+    if packages is not None:
+        history.record_metrics(run_id, "diagnostics",
+                               {"outdated_packages": sum(map(is_outdated, packages))},
+                               detail={"packages": packages})
+
+
+def latest_diagnostics(settings: Settings) -> dict | None:
+    """The results of the last diagnostics run (diagnostics.json), or None."""
+    path = settings.model_folder / DIAGNOSTICS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("unreadable %s: %s", path, exc)
+        return None
+
+
+def describe(results: dict) -> str:
+    """A short human summary of diagnostics results."""
+    lines = [f"diagnostics of model version {results.get('model_version') or 'none deployed'}"]
+    missing = {col: share for col, share in results["missing_data"].items() if share}
+    lines.append("missing data: " + (", ".join(f"{c} {s:.1%}" for c, s in missing.items())
+                                     if missing else "none"))
+    times = results.get("execution_time")
+    lines.append("execution time: " + (", ".join(f"{k} {v:.2f} s" for k, v in times.items())
+                                       if times else "not measured"))
+    packages = results.get("outdated_packages")
+    if packages is None:
+        lines.append("packages: not checked")
+    else:
+        old = [f"{p['name']} {p['installed'] or p['pinned']} -> {p['latest']}"
+               for p in packages if is_outdated(p)]
+        unknown = sum(p["latest"] is None for p in packages)
+        lines.append(f"packages: {len(old)} outdated" + (f" ({', '.join(old)})" if old else "")
+                     + (f", {unknown} with unknown latest version" if unknown else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the diagnostics of the configuration and print a summary."""
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--no-timing", action="store_true", help="do not time the stage scripts")
+    parser.add_argument("--offline", action="store_true", help="do not ask the package index")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+        results = run_diagnostics(settings, measure_time=not args.no_timing,
+                                  check_packages=not args.offline)
+    except (ConfigError, FileNotFoundError, RuntimeError, OSError, ValueError) as exc:
+        print(f"diagnostics failed: {exc}", file=sys.stderr)
+        return 1
+    print(describe(results))
+    print(f"-> {settings.model_folder / DIAGNOSTICS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

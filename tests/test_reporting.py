@@ -1,0 +1,184 @@
+"""Reporting: the confusion matrix, the risk list and the PDF report of the deployed model."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+import reporting
+from deployment import deploy
+from diagnostics import run_diagnostics
+from ingestion import run_ingestion
+from pipeline.deployed import current_deployment, load_deployed_model
+from pipeline.schema import FEATURES
+from reporting import (
+    PAGE_TITLES,
+    build_report,
+    build_risk_list,
+    evaluate_deployed,
+    plot_confusion_matrix,
+    read_risk_list,
+)
+from scoring import run_scoring
+from training import run_training
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any HTTP request made through requests fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+
+    monkeypatch.setattr(requests.sessions.Session, "request", refuse)
+
+
+@pytest.fixture
+def deployed(settings):
+    """The production config of the temporary project, ingested, trained, scored and deployed."""
+    run_ingestion(settings)
+    run_training(settings)
+    run_scoring(settings)
+    deploy(settings)
+    return settings
+
+
+def pdf_pages(data: bytes) -> int:
+    """The number of page objects in a PDF file's bytes."""
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", data))
+
+
+def page_text(report, title: str) -> str:
+    """All the text drawn on one page of a report."""
+    return "\n".join(report.pages[title])
+
+
+def test_confusion_matrix_is_a_png_of_the_deployed_models_counts(deployed):
+    path = plot_confusion_matrix(deployed)
+    assert path == deployed.model_folder / "confusionmatrix.png"
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 400 and height > 400
+    evaluation = evaluate_deployed(deployed)
+    scores = current_deployment(deployed.deployment_folder).manifest["scores"]
+    assert evaluation["counts"] == [[scores["tn"], scores["fp"]], [scores["fn"], scores["tp"]]]
+    assert evaluation["f1"] == pytest.approx(scores["f1"])
+
+
+def test_risk_list_ranks_every_client_once_highest_risk_first(deployed):
+    frame = build_risk_list(deployed)
+    final = pd.read_csv(deployed.output_folder / "finaldata.csv", keep_default_na=False)
+    assert list(frame.columns) == ["corporation", "probability", "rank"]
+    assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
+    assert frame["probability"].is_monotonic_decreasing
+    assert frame["probability"].between(0, 1).all()
+    assert len(frame) == final["corporation"].nunique()
+    assert set(frame["corporation"]) == set(final["corporation"])
+    written = read_risk_list(deployed)
+    pd.testing.assert_frame_equal(written, frame.reset_index(drop=True), check_exact=False)
+    pd.testing.assert_frame_equal(read_risk_list(deployed, top=5), written.head(5))
+
+
+def test_risk_list_scores_the_last_record_of_a_client(deployed):
+    model, _ = load_deployed_model(deployed.deployment_folder)
+    test = pd.read_csv(deployed.test_file)
+    probability = model.predict_proba(test[list(FEATURES)])[:, 1]
+    risky, safe = test.iloc[int(np.argmax(probability))], test.iloc[int(np.argmin(probability))]
+
+    def row(name, record):
+        return f"{name}," + ",".join(str(record[c]) for c in FEATURES) + f",{record['exited']}\n"
+
+    # "dupe" was risky in its first record and safe in its last; "null" is a name, not a gap.
+    (deployed.output_folder / "finaldata.csv").write_text(
+        "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+        + row("dupe", risky) + row("null", test.iloc[0]) + row("midd", test.iloc[1])
+        + row("dupe", safe), encoding="utf-8")
+    frame = build_risk_list(deployed).set_index("corporation")
+    assert sorted(frame.index) == ["dupe", "midd", "null"]
+    assert frame.loc["dupe", "probability"] == pytest.approx(probability.min())
+    assert frame.loc["dupe", "probability"] < probability.max() - 0.5
+    assert frame.loc["dupe", "rank"] == 3
+
+
+def test_risk_list_needs_a_deployed_model(settings):
+    with pytest.raises(FileNotFoundError):
+        read_risk_list(settings)
+    run_ingestion(settings)
+    with pytest.raises(reporting.ModelIntegrityError, match="no model deployed"):
+        build_risk_list(settings)
+
+
+def test_report_has_every_section_of_the_deployed_model(deployed):
+    (deployed.root / "requirements.txt").write_text("pandas==3.1.1\n", encoding="utf-8")
+    run_diagnostics(deployed, measure_time=False,
+                    fetch=lambda url, timeout: {"info": {"version": "99.0"}})
+    report = build_report(deployed)
+
+    data = report.path.read_bytes()
+    assert report.path == deployed.model_folder / "report.pdf"
+    assert data.startswith(b"%PDF")
+    assert pdf_pages(data) == len(PAGE_TITLES) == 7
+    assert b"/Title (Client attrition risk report)" in data
+    assert list(report.pages) == list(PAGE_TITLES)
+    manifest = current_deployment(deployed.deployment_folder).manifest
+    assert "Version 1, deployed" in page_text(report, "Deployed model")
+    assert "dataset3.csv" in page_text(report, "Deployed model")
+    assert f"F1 {manifest['f1']:.3f}" in page_text(report, "Model performance on the test data")
+    assert "deploy | v1" in page_text(report, "Score history")
+    data_page = page_text(report, "Data: summary statistics and missing values")
+    assert "10,000 records of 10,000 distinct clients" in data_page
+    assert "corporation | 0.00%" in data_page
+    operations = page_text(report, "Operations: timings and dependencies")
+    assert "Not measured yet" in operations
+    assert "pandas | 3.1.1 | " in operations and "| 99.0 | outdated" in operations
+    assert "dataset4.csv | ingested | 5,000 | 5,000 | 0 | 500" in page_text(report,
+                                                                           "Last ingestion")
+    top = build_risk_list(deployed).head(20)
+    clients = page_text(report, "Top 20 clients by attrition risk")
+    for rank, name in zip(top["rank"], top["corporation"], strict=True):
+        assert f"\n{rank} | {name} | " in clients
+
+
+def test_report_lists_what_ingestion_set_aside(settings):
+    (settings.input_folder / "extra.csv").write_text(
+        "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+        "abcd,1,2,3,0\nbadx,abc,2,3,1\nbady,,5,6,1\n", encoding="utf-8")
+    (settings.input_folder / "semicolon.csv").write_text("a;b;c\n1;2;3\n", encoding="utf-8")
+    run_ingestion(settings)
+    text = page_text(build_report(settings), "Last ingestion")
+    assert "1 whole files and 2 rows set aside" in text
+    assert "extra.csv | lastmonth_activity is not a number | 1" in text
+    assert "extra.csv | lastmonth_activity is missing | 1" in text
+    assert "semicolon.csv | rejected" in text
+
+
+def test_report_without_model_data_or_diagnostics_says_so(settings):
+    report = build_report(settings)
+    assert pdf_pages(report.path.read_bytes()) == len(PAGE_TITLES)
+    assert "No model is deployed" in page_text(report, "Deployed model")
+    assert "No ingested data yet" in page_text(report,
+                                               "Data: summary statistics and missing values")
+    operations = page_text(report, "Operations: timings and dependencies")
+    assert "Not measured yet" in operations and "Not checked yet" in operations
+    assert "No ingestion recorded" in page_text(report, "Last ingestion")
+    assert not settings.history_db.exists()
+
+
+def test_main_writes_the_three_outputs(deployed, capsys):
+    assert reporting.main(["--config", str(deployed.config_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("confusionmatrix.png", "riskscores.csv", "report.pdf"):
+        assert (deployed.model_folder / name).is_file()
+        assert str(deployed.model_folder / name) in out
+
+
+def test_main_still_writes_the_report_without_a_model(settings, capsys):
+    assert reporting.main(["--config", str(settings.config_path)]) == 1
+    assert "confusion matrix not written: no model deployed" in capsys.readouterr().err
+    assert (settings.model_folder / "report.pdf").is_file()
