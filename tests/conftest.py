@@ -90,8 +90,26 @@ def build_and_deploy(settings) -> None:
 
 
 @pytest.fixture
-def deployed(project, practice_settings, settings):
+def deployed(settings):
+    """The production config of the temporary project, ingested, trained, scored and deployed."""
+    build_and_deploy(settings)
+    return settings
+
+
+@pytest.fixture
+def redeployed(project, practice_settings, settings):
     """The temporary project after practice then production pipelines: version 2 deployed."""
     build_and_deploy(practice_settings)
     build_and_deploy(settings)
     return settings
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any HTTP request made through requests fails the test."""
+    import requests
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+
+    monkeypatch.setattr(requests.sessions.Session, "request", refuse)

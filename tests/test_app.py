@@ -17,9 +17,9 @@ ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees"
 
 
 @pytest.fixture
-def app(deployed):
+def app(redeployed):
     """The application on the temporary project's production config."""
-    application = create_app(deployed.config_path)
+    application = create_app(redeployed.config_path)
     application.config.update(TESTING=True)
     return application
 
@@ -29,19 +29,19 @@ def client(app):
     return app.test_client()
 
 
-def test_factory_reads_the_given_config(deployed):
-    app = create_app(deployed.config_path, max_body_bytes=1234)
+def test_factory_reads_the_given_config(redeployed):
+    app = create_app(redeployed.config_path, max_body_bytes=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
     assert not app.debug
-    assert app.extensions["risk"]["settings"].deployment_folder == deployed.deployment_folder
+    assert app.extensions["risk"]["settings"].deployment_folder == redeployed.deployment_folder
 
 
-def test_prediction_from_a_data_file_matches_the_deployed_model(client, deployed):
+def test_prediction_from_a_data_file_matches_the_deployed_model(client, redeployed):
     response = client.post("/prediction", json={"filepath": "testdata/testdata.csv"})
     assert response.status_code == 200
     body = response.get_json()
-    test = pd.read_csv(deployed.test_file)
-    model, current = load_deployed_model(deployed.deployment_folder)
+    test = pd.read_csv(redeployed.test_file)
+    model, current = load_deployed_model(redeployed.deployment_folder)
     assert body["model_version"] == current.version == 2
     assert body["predictions"] == [int(p) for p in model.predict(test[list(FEATURES)])]
     assert body["probabilities"] == pytest.approx(
@@ -60,11 +60,11 @@ def test_prediction_from_a_data_file_matches_the_deployed_model(client, deployed
     {"json": {"records": [{k: str(v) for k, v in ONE.items()}, dict(ONE, lastmonth_activity=0,
                                                                      extra="ignored")]}},
 ])
-def test_every_body_form_gives_the_same_answer(client, deployed, kwargs):
+def test_every_body_form_gives_the_same_answer(client, redeployed, kwargs):
     response = client.post("/prediction", **kwargs)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    model, _ = load_deployed_model(deployed.deployment_folder)
+    model, _ = load_deployed_model(redeployed.deployment_folder)
     expected = model.predict_proba(pd.DataFrame([ONE, dict(ONE, lastmonth_activity=0)]))[:, 1]
     assert body["probabilities"] == pytest.approx(list(expected))
     assert len(body["predictions"]) == 2
@@ -129,41 +129,41 @@ def test_bad_prediction_bodies_get_a_json_4xx(client, kwargs, status, message):
     (None, 400),
 ])
 def test_filepath_outside_the_data_folders_is_refused_before_reading(
-        client, deployed, filepath, status, monkeypatch):
-    outside = deployed.root.parent / "outside.csv"
-    outside.write_text((deployed.test_file).read_text())
-    (deployed.test_data / "link.csv").symlink_to(outside)
+        client, redeployed, filepath, status, monkeypatch):
+    outside = redeployed.root.parent / "outside.csv"
+    outside.write_text((redeployed.test_file).read_text())
+    (redeployed.test_data / "link.csv").symlink_to(outside)
     opened = []
-    real_read_bytes = type(deployed.root).read_bytes
+    real_read_bytes = type(redeployed.root).read_bytes
 
     def spy(path):
         opened.append(str(path))
         return real_read_bytes(path)
 
-    monkeypatch.setattr(type(deployed.root), "read_bytes", spy)
+    monkeypatch.setattr(type(redeployed.root), "read_bytes", spy)
     response = client.post("/prediction", json={"filepath": filepath})
     assert response.status_code == status
     if status == 200:
-        assert str(deployed.test_file.resolve()) in opened
+        assert str(redeployed.test_file.resolve()) in opened
     else:
         assert "error" in response.get_json()
         assert opened == []
 
 
-def test_body_over_the_limit_is_413(deployed):
-    app = create_app(deployed.config_path, max_body_bytes=1000)
+def test_body_over_the_limit_is_413(redeployed):
+    app = create_app(redeployed.config_path, max_body_bytes=1000)
     response = app.test_client().post("/prediction", data="x" * 5000,
                                       content_type="text/csv")
     assert response.status_code == 413
     assert response.is_json
 
 
-def test_scoring_serves_the_deployed_model_score_from_cache(client, deployed, monkeypatch):
+def test_scoring_serves_the_deployed_model_score_from_cache(client, redeployed, monkeypatch):
     first = client.get("/scoring")
     assert first.status_code == 200
     body = first.get_json()
     assert body["model_version"] == 2
-    deployed_f1 = float((deployed.deployment_folder / "latestscore.txt").read_text())
+    deployed_f1 = float((redeployed.deployment_folder / "latestscore.txt").read_text())
     assert body["f1"] == pytest.approx(deployed_f1)
     assert {"precision", "recall", "roc_auc"} <= set(body)
     import scoring
@@ -175,19 +175,19 @@ def test_scoring_serves_the_deployed_model_score_from_cache(client, deployed, mo
     assert client.get("/scoring").get_json() == body
 
 
-def test_a_new_deployment_is_picked_up_without_restart(client, deployed):
+def test_a_new_deployment_is_picked_up_without_restart(client, redeployed):
     assert client.get("/health").get_json()["model_version"] == 2
-    rollback(deployed)
+    rollback(redeployed)
     assert client.get("/health").get_json()["model_version"] == 1
     answer = client.post("/prediction", json={"records": [ONE]}).get_json()
     assert answer["model_version"] == 1
     assert client.get("/scoring").get_json()["model_version"] == 1
-    deploy(deployed)
+    deploy(redeployed)
     assert client.get("/health").get_json()["model_version"] == 3
 
 
-def test_health_is_503_with_a_reason_when_the_model_is_tampered(client, deployed):
-    path = deployed.deployment_folder / "trainedmodel.pkl"
+def test_health_is_503_with_a_reason_when_the_model_is_tampered(client, redeployed):
+    path = redeployed.deployment_folder / "trainedmodel.pkl"
     path.resolve().write_bytes(path.read_bytes() + b"junk")
     response = client.get("/health")
     assert response.status_code == 503
@@ -215,9 +215,9 @@ def test_routing_errors_are_json(client, method, path, status):
     assert response.is_json and response.get_json()["error"]
 
 
-def test_bearer_token_guards_every_endpoint_but_health(deployed, monkeypatch):
+def test_bearer_token_guards_every_endpoint_but_health(redeployed, monkeypatch):
     monkeypatch.setenv("RISK_API_TOKEN", "s3cret")
-    client = create_app(deployed.config_path).test_client()
+    client = create_app(redeployed.config_path).test_client()
     assert client.get("/health").status_code == 200
     for path in ("/scoring", "/openapi.json", "/summarystats"):
         assert client.get(path).status_code == 401

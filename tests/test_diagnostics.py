@@ -11,7 +11,6 @@ import pytest
 import requests
 
 import diagnostics
-from deployment import deploy
 from diagnostics import (
     PYPI_URL,
     dataframe_summary,
@@ -26,13 +25,10 @@ from diagnostics import (
     run_diagnostics,
     scratch_config,
 )
-from ingestion import run_ingestion
 from pipeline.config import load_settings
 from pipeline.deployed import NoDeployment, load_deployed_model
 from pipeline.files import sha256_file
 from pipeline.history import History
-from scoring import run_scoring
-from training import run_training
 
 FINAL_HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 REQUIREMENTS = """# pinned runtime dependencies
@@ -45,23 +41,7 @@ flask>=3
 """
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any HTTP request made through requests fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-
-    monkeypatch.setattr(requests.sessions.Session, "request", refuse)
-
-
-@pytest.fixture
-def deployed(settings):
-    """The production config of the temporary project, ingested, trained, scored and deployed."""
-    run_ingestion(settings)
-    run_training(settings)
-    run_scoring(settings)
-    deploy(settings)
-    return settings
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def write_final(settings, rows: str) -> Path:

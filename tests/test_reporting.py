@@ -7,10 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 import reporting
-from deployment import deploy
 from diagnostics import run_diagnostics
 from ingestion import run_ingestion
 from pipeline.deployed import current_deployment, load_deployed_model
@@ -23,29 +21,11 @@ from reporting import (
     plot_confusion_matrix,
     read_risk_list,
 )
-from scoring import run_scoring
-from training import run_training
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any HTTP request made through requests fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-
-    monkeypatch.setattr(requests.sessions.Session, "request", refuse)
-
-
-@pytest.fixture
-def deployed(settings):
-    """The production config of the temporary project, ingested, trained, scored and deployed."""
-    run_ingestion(settings)
-    run_training(settings)
-    run_scoring(settings)
-    deploy(settings)
-    return settings
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def pdf_pages(data: bytes) -> int:
