@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from pipeline.config import Settings, load_settings
 from pipeline.deployed import CURRENT, NoDeployment, current_deployment
+from pipeline.fastpredict import LinearScorer, plain_rows
 from pipeline.modelfile import ModelIntegrityError
 from pipeline.openapi import openapi_document
 from pipeline.requests_in import BadRequest, frame_from_csv_text, frame_from_json
@@ -49,7 +50,10 @@ class ModelHolder:
         return target, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     def get(self):
-        """(model, Deployed) of the current version; raises ModelIntegrityError when unusable."""
+        """(model, Deployed, LinearScorer or None) of the current version.
+
+        Raises ModelIntegrityError when no valid model is deployed.
+        """
         key = self._state()
         loaded = self._loaded
         if key == self._key and loaded is not None:
@@ -58,7 +62,8 @@ class ModelHolder:
             if key != self._key or self._loaded is None:
                 deployed = current_deployment(self.folder)
                 model = deployed.load_model()
-                self._loaded, self._key = (model, deployed), key
+                self._loaded = (model, deployed, LinearScorer.from_pipeline(model))
+                self._key = key
                 logger.info("loaded model version %d", deployed.version)
             return self._loaded
 
@@ -143,6 +148,13 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
         try:
             if mimetype == "application/json" or mimetype.endswith("+json"):
                 body = _parse_json(request.get_data(cache=False))
+                rows = plain_rows(body)
+                if rows is not None:
+                    model, deployed, scorer = deployed_model()
+                    if scorer is not None:
+                        predictions, probabilities = scorer.score(rows)
+                        return jsonify(predictions=predictions, probabilities=probabilities,
+                                       model_version=deployed.version)
                 frame = frame_from_json(body, settings.root, settings.data_folders)
             elif mimetype == "text/csv":
                 try:
@@ -154,7 +166,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
                 abort(415, description="send application/json or text/csv")
         except BadRequest as exc:
             abort(exc.status, description=str(exc))
-        model, deployed = deployed_model()
+        model, deployed, _ = deployed_model()
         features = frame[list(FEATURES)]
         probabilities = model.predict_proba(features)[:, 1]
         predictions = model.predict(features)
@@ -164,7 +176,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
 
     @app.get("/scoring")
     def scoring():
-        model, deployed = deployed_model()
+        model, deployed, _ = deployed_model()
 
         def compute():
             from scoring import read_labelled_data, score_model
@@ -199,8 +211,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
             abort(503, description="no ingested data yet: run ingestion.py")
         missing = cache.get("missing", cache.stamp(data), lambda: missing_data(settings))
         try:
-            _, deployed = models.get()
-            version = deployed.version
+            version = models.get()[1].version
         except ModelIntegrityError:
             version = None
         recorded = latest_diagnostics(settings) or {}
@@ -225,7 +236,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     @app.get("/health")
     def health():
         try:
-            _, deployed = models.get()
+            deployed = models.get()[1]
         except ModelIntegrityError as exc:
             return jsonify(status="unavailable", error=str(exc)), 503
         return jsonify(status="ok", model_version=deployed.version,
