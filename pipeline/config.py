@@ -60,6 +60,13 @@ def _resolve(root: Path, value: str) -> Path:
     return path if path.is_absolute() else (root / path)
 
 
+def _positive_int(raw: dict, key: str, default: int, path: Path) -> int:
+    value = raw.get(key, default)
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{key} in {path} must be a whole number above 0, not {value!r}")
+    return value
+
+
 def load_settings(config_path: str | Path | None = None, **overrides) -> Settings:
     """Read a config file (default: config.json beside the scripts) into Settings.
 
@@ -86,6 +93,8 @@ def load_settings(config_path: str | Path | None = None, **overrides) -> Setting
         raise ConfigError(
             f"drift_test must be raw, parametric or nonparametric, not {drift_test!r}")
     model = dict(DEFAULT_MODEL)
+    if not isinstance(raw.get("model") or {}, dict):
+        raise ConfigError(f"model in {path} must be an object of LogisticRegression settings")
     model.update(raw.get("model") or {})
     return Settings(
         config_path=path,
@@ -100,7 +109,7 @@ def load_settings(config_path: str | Path | None = None, **overrides) -> Setting
         model=model,
         drift_test=drift_test,
         api_url=str(raw.get("api_url", "http://127.0.0.1:8000")).rstrip("/"),
-        keep_versions=int(raw.get("keep_versions", 20)),
-        max_body_bytes=int(raw.get("max_body_bytes", 32 * 1024 * 1024)),
+        keep_versions=_positive_int(raw, "keep_versions", 20, path),
+        max_body_bytes=_positive_int(raw, "max_body_bytes", 32 * 1024 * 1024, path),
         raw=raw,
     )

@@ -171,3 +171,14 @@ def test_the_default_config_is_the_one_beside_the_scripts(elsewhere):
     settings = load_settings()
     assert settings.config_path == DEFAULT_CONFIG
     assert settings.root == DEFAULT_CONFIG.parent
+
+
+@pytest.mark.parametrize("key, value", [
+    ("keep_versions", "many"), ("keep_versions", 0), ("keep_versions", 2.5),
+    ("max_body_bytes", -1), ("max_body_bytes", None), ("model", [1, 2]),
+])
+def test_bad_optional_values_are_config_errors(tmp_path, key, value):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**{k: "x" for k in REQUIRED_KEYS}, key: value}))
+    with pytest.raises(ConfigError, match=key):
+        load_settings(path)
