@@ -1,0 +1,51 @@
+"""apicalls.py against a real gunicorn on a free loopback port, and against no server at all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.server import free_port, running_server
+from reporting import build_risk_list
+from tests.conftest import run_script
+
+
+@pytest.mark.slow
+def test_apicalls_against_real_gunicorn_writes_every_answer(redeployed, tmp_path):
+    build_risk_list(redeployed)
+    with running_server(redeployed.config_path, workers=2) as url:
+        assert url.startswith("http://127.0.0.1:")
+        proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
+                          cwd=tmp_path)
+    assert "called 6 endpoints" in proc.stdout
+    document = json.loads((redeployed.model_folder / "apireturns.txt").read_text())
+    answers = document["answers"]
+    assert set(answers) == {"/prediction", "/scoring", "/summarystats", "/diagnostics",
+                            "/risk", "/health"}
+    assert answers["/health"]["model_version"] == 2
+    assert len(answers["/prediction"]["predictions"]) == 2000
+    assert answers["/scoring"]["f1"] == pytest.approx(
+        float((redeployed.deployment_folder / "latestscore.txt").read_text()))
+    assert document["url"] == url
+
+
+def test_apicalls_without_a_server_fails_with_one_line(redeployed, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
+                      cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"apicalls failed: cannot reach {url}")
+    assert not (redeployed.model_folder / "apireturns.txt").exists()
+
+
+@pytest.mark.slow
+def test_apicalls_fails_when_an_endpoint_fails(redeployed, tmp_path):
+    # No risk list has been written yet, so /risk answers 503.
+    with running_server(redeployed.config_path) as url:
+        proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
+                          cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "apicalls failed: GET /risk answered 503: no risk list yet: run reporting.py"
