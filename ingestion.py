@@ -10,7 +10,6 @@ and records per-file metrics in the history database.
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import sys
 import time
@@ -20,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import fastcsv, rowhash
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.csvlines import LineRecords
 from pipeline.files import atomic_open, sha256_bytes
 from pipeline.history import History, utc_now
 from pipeline.inputs import printable, safe_name, scan_input_folder
@@ -42,6 +43,7 @@ _MAGIC = {
     b"%PDF": "a PDF document",
 }
 _OTHER_DELIMITERS = (";", "\t", "|")
+RAW_LIMIT = 10_000  # characters of a rejected row kept in rejected.csv
 
 
 @dataclass
@@ -113,11 +115,47 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
 
 
 def _raw(fields: list[str]) -> str:
-    return printable(",".join(fields))
+    text = printable(",".join(fields))  # capped: rejected.csv must stay readable by csv readers
+    return text if len(text) <= RAW_LIMIT else f"{text[:RAW_LIMIT]}... ({len(text)} characters)"
 
 
 class UnusableFile(ValueError):
     """A file that cannot be read as a table of client records at all."""
+
+
+def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
+                ) -> tuple[list[int], int, str | None]:
+    """(position of each of ``columns``, row width, note) of a header row; or UnusableFile."""
+    names = [cell.strip().lstrip("\ufeff").strip('"').lower() for cell in header]
+    if len(names) == 1:
+        for delim in _OTHER_DELIMITERS:
+            if delim in names[0]:
+                raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
+                                   "by commas")
+    missing = [col for col in columns if col not in names]
+    if missing:
+        found = ", ".join(printable(n) for n in names[:10])
+        raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
+    doubled = [col for col in columns if names.count(col) > 1]
+    if doubled:
+        raise UnusableFile(f"repeated columns {', '.join(doubled)}")
+    extra = [printable(n) for n in names if n not in columns]
+    note = f"extra columns dropped: {', '.join(extra)}" if extra else None
+    return [names.index(col) for col in columns], len(names), note
+
+
+def parse_plain_bytes(data: bytes, name: str, columns: tuple[str, ...] = COLUMNS
+                      ) -> tuple[pd.DataFrame, list[dict], int, str | None] | None:
+    """parse_csv_text's answer for a plain file (pipeline.fastcsv), or None for the others."""
+    body = fastcsv.plain_body(data)
+    if body is None:
+        return None
+    index, width, note = read_header(fastcsv.header_fields(body), columns)
+    table = fastcsv.read_columns(body, width, index)
+    if table is None or table.num_rows == 0:
+        return None
+    frame, rejects = fastcsv.validate_table(table, columns, name, validate_records)
+    return frame, rejects, table.num_rows, note
 
 
 def parse_csv_text(text: str, name: str, columns: tuple[str, ...] = COLUMNS
@@ -126,42 +164,27 @@ def parse_csv_text(text: str, name: str, columns: tuple[str, ...] = COLUMNS
 
     Raises UnusableFile when the file as a whole cannot be used.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-    try:
-        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
-        if header is None:
-            raise UnusableFile("no header row (empty file)")
-        names = [cell.strip().lstrip("\ufeff").strip('"').lower() for cell in header]
-        if len(names) == 1:
-            for delim in _OTHER_DELIMITERS:
-                if delim in names[0]:
-                    raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
-                                       "by commas")
-        missing = [col for col in columns if col not in names]
-        if missing:
-            found = ", ".join(printable(n) for n in names[:10])
-            raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
-        doubled = [col for col in columns if names.count(col) > 1]
-        if doubled:
-            raise UnusableFile(f"repeated columns {', '.join(doubled)}")
-        extra = [printable(n) for n in names if n not in columns]
-        note = f"extra columns dropped: {', '.join(extra)}" if extra else None
-        index = [names.index(col) for col in columns]
-        width = len(names)
-
-        lines, rows, rejects = [], [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line is not a record
-            if len(row) != width:
-                rejects.append({"source_file": name, "line": reader.line_num,
-                                "reason": f"expected {width} fields, found {len(row)}",
-                                "raw": _raw(row)})
-                continue
-            lines.append(reader.line_num)
-            rows.append([row[i] for i in index])
-    except csv.Error as exc:
-        raise UnusableFile(f"unreadable CSV after line {reader.line_num}: {exc}") from None
+    records = LineRecords(text)  # one bad line (an open quote, a huge field) costs that line only
+    header = next((row for _, row, _ in records if row and any(cell.strip() for cell in row)),
+                  None)
+    if header is None:
+        raise UnusableFile("no header row (empty file)")
+    index, width, note = read_header(header, columns)
+    lines, rows, rejects = [], [], []
+    for number, row, problem in records:
+        if row is not None and records.spans_lines > 1:  # a record is one line: a quote left open
+            problem = "a quote opened on this line is not closed on it (the next lines are read on)"
+            row = None
+            records.read_again_after_first()
+        if row is not None and not any(cell.strip() for cell in row):
+            continue  # a blank line is not a record
+        if row is None or len(row) != width:
+            rejects.append({"source_file": name, "line": number,
+                            "reason": problem or f"expected {width} fields, found {len(row)}",
+                            "raw": _raw(row if row is not None else [records.first_line])})
+            continue
+        lines.append(number)
+        rows.append([row[i] for i in index])
     read = len(rows) + len(rejects)
     if read == 0:
         raise UnusableFile("no data rows (header only)")
@@ -179,7 +202,9 @@ def validate_records(rows: list[list[str]], lines: list[int], name: str,
     """
     raw = pd.DataFrame(rows, columns=list(columns), dtype=object) if rows else \
         pd.DataFrame({col: pd.Series([], dtype=object) for col in columns})
-    raw = raw.astype(str)
+    # object, not pandas' default string dtype: with pyarrow installed that one cannot hold the
+    # lone surrogates that mark undecodable bytes.
+    raw = raw.astype(object)
     reasons = pd.Series("", index=raw.index, dtype=object)
 
     def add(mask, message: str, detail: pd.Series | None = None) -> None:
@@ -237,8 +262,14 @@ def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResul
         stat = path.stat()
         result.size, result.mtime = stat.st_size, stat.st_mtime
         data = path.read_bytes()
+        after = path.stat()
     except OSError as exc:
         return _refuse_file(path, f"cannot read: {exc.strerror or exc}", result)
+    if len(data) != stat.st_size or (after.st_size, after.st_mtime_ns) != (stat.st_size,
+                                                                            stat.st_mtime_ns):
+        # Still being written: its rows are read whole by the next run (cycle), not half now.
+        return _refuse_file(path, "file changed while it was being read (still being "
+                                  "written?): skipped this run, read again by the next", result)
     result.sha256 = sha256_bytes(data)
     if not data.strip():
         return _refuse_file(path, "empty file", result)
@@ -246,7 +277,8 @@ def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResul
     if reason:
         return _refuse_file(path, reason, result)
     try:
-        frame, rejects, read, note = parse_csv_text(text, path.name, columns)
+        parsed = parse_plain_bytes(data, path.name, columns)
+        frame, rejects, read, note = parsed or parse_csv_text(text, path.name, columns)
     except UnusableFile as exc:
         return _refuse_file(path, str(exc), result)
     result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
@@ -269,7 +301,7 @@ def merge_results(files: list[FileResult]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS})
     merged = pd.concat(frames, ignore_index=True)
-    duplicated = merged.duplicated(subset=list(COLUMNS), keep="first")
+    duplicated = rowhash.duplicated(merged)
     dropped = merged.loc[duplicated, "_file"].value_counts()
     for i, count in dropped.items():
         files[int(i)].duplicates_dropped = int(count)
@@ -329,8 +361,8 @@ def write_outputs(result: IngestResult, output_folder: Path) -> None:
         writer.writerows(result.rejects)
     if result.data.empty:
         return
-    with atomic_open(output_folder / FINAL_DATA, "w", newline="", encoding="utf-8") as handle:
-        result.data.to_csv(handle, index=False, lineterminator="\n")
+    with atomic_open(output_folder / FINAL_DATA, "wb") as handle:
+        fastcsv.write_frame(result.data, handle)
     lines = [ingested_line(r) for r in result.files if r.usable]
     with atomic_open(output_folder / INGESTED_FILES, "w", encoding="utf-8") as handle:
         handle.write("".join(line + "\n" for line in lines))

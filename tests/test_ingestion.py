@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from ingestion import main, run_ingestion
+from pipeline import fastcsv
 from pipeline.config import Settings, load_settings
 from pipeline.schema import COLUMNS, FEATURES
 
@@ -551,11 +552,11 @@ def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch):
     before = {p.name: p.read_bytes() for p in settings.output_folder.iterdir()}
     (settings.input_folder / "more.csv").write_bytes(csv_bytes(FOREIGN))
 
-    def fail_halfway(self, handle, **kwargs):
-        handle.write("corporation,lastmonth")
+    def fail_halfway(frame, handle):
+        handle.write(b"corporation,lastmonth")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", fail_halfway)
+    monkeypatch.setattr(fastcsv, "write_frame", fail_halfway)
     with pytest.raises(OSError, match="disk full"):
         run_ingestion(settings)
     after = {p.name: p.read_bytes() for p in settings.output_folder.iterdir()}
