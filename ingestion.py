@@ -54,6 +54,7 @@ class FileResult:
     path: Path
     size: int = 0
     mtime: float = 0.0
+    mtime_ns: int = 0
     sha256: str = ""
     rows_read: int = 0
     frame: pd.DataFrame | None = None
@@ -81,6 +82,14 @@ class IngestResult:
 
     data: pd.DataFrame
     files: list[FileResult]
+    mode: str = "rebuild"  # or "append": data and files are then only what this run added
+    rows_total: int | None = None  # rows of finaldata.csv after an append
+    hashes: tuple | None = field(default=None, repr=False)  # row hashes of data (rowhash)
+
+    @property
+    def rows_kept(self) -> int:
+        """Rows of finaldata.csv after this run."""
+        return len(self.data) if self.rows_total is None else self.rows_total
 
     @property
     def rejects(self) -> list[dict]:
@@ -260,7 +269,7 @@ def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResul
     result = FileResult(name=path.name, path=path, ingested_at=utc_now())
     try:
         stat = path.stat()
-        result.size, result.mtime = stat.st_size, stat.st_mtime
+        result.size, result.mtime, result.mtime_ns = stat.st_size, stat.st_mtime, stat.st_mtime_ns
         data = path.read_bytes()
         after = path.stat()
     except OSError as exc:
@@ -297,23 +306,28 @@ def _integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def merge_results(files: list[FileResult]) -> pd.DataFrame:
     """The union of the accepted rows of every file, exact duplicates dropped (first kept)."""
+    return merge_with_hashes(files)[0]
+
+
+def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | None]:
+    """merge_results, and the two row hashes (pipeline.rowhash) of each row it keeps."""
     frames = [r.frame.assign(_file=i) for i, r in enumerate(files) if r.frame is not None]
     if not frames:
-        return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS})
+        return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None
     merged = pd.concat(frames, ignore_index=True)
-    duplicated = rowhash.duplicated(merged)
+    duplicated, h1, h2 = rowhash.find_duplicates(merged)
     dropped = merged.loc[duplicated, "_file"].value_counts()
     for i, count in dropped.items():
         files[int(i)].duplicates_dropped = int(count)
     merged = merged.loc[~duplicated, list(COLUMNS)].reset_index(drop=True)
-    return _integral_columns(merged)
+    return _integral_columns(merged), (h1[~duplicated], h2[~duplicated])
 
 
 def ingest_folder(folder: Path) -> IngestResult:
     """Read, validate and merge every *.csv file of a folder."""
     results = [_refuse_file(entry.path, entry.refused) if entry.refused
                else read_input_file(entry.path) for entry in scan_input_folder(folder)]
-    data = merge_results(results)
+    data, hashes = merge_with_hashes(results)
     for result in results:
         if result.reason:
             logger.warning("file %s set aside: %s", result.name, result.reason)
@@ -322,7 +336,7 @@ def ingest_folder(folder: Path) -> IngestResult:
                         result.name, result.rows_read, result.rows_accepted,
                         len(result.rejects), result.duplicates_dropped,
                         f" ({result.note})" if result.note else "")
-    return IngestResult(data=data, files=results)
+    return IngestResult(data=data, files=results, hashes=hashes)
 
 
 def ingested_line(result: FileResult) -> str:
@@ -386,15 +400,23 @@ def run_ingestion(settings: Settings) -> IngestResult:
         raise FileNotFoundError(f"input folder not found: {settings.input_folder}")
     history = History(settings.history_db)
     run_id = history.start_run("ingestion", settings.name)
+    from pipeline import incremental  # it builds on this module
+
     try:
-        result = ingest_folder(settings.input_folder)
-        write_outputs(result, settings.output_folder)
+        result = incremental.ingest_new_files(settings)  # None: a rebuild is needed
+        if result is None:
+            incremental.forget(settings.output_folder)
+            result = ingest_folder(settings.input_folder)
+            write_outputs(result, settings.output_folder)
+            incremental.remember(settings, result)
         record_history(history, run_id, result)
     except BaseException as exc:
         history.finish_run(run_id, "failed", str(exc))
         raise
     summary = summarize(result)
-    history.finish_run(run_id, "ok" if len(result.data) else "no-data", summary)
+    logger.info("%s: %d rows in %s", "appended new files" if result.mode == "append"
+                else "rebuilt from every file", result.rows_kept, settings.output_folder)
+    history.finish_run(run_id, "ok" if result.rows_kept else "no-data", summary)
     return result
 
 
@@ -406,7 +428,7 @@ def summarize(result: IngestResult) -> dict:
         "rows_read": sum(r.rows_read for r in result.files),
         "rows_rejected": sum(len(r.rejects) for r in result.files if r.usable),
         "duplicates_dropped": sum(r.duplicates_dropped for r in result.files),
-        "rows_kept": len(result.data),
+        "rows_kept": result.rows_kept,
     }
 
 

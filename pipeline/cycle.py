@@ -110,7 +110,7 @@ def first_deployment(settings: Settings, *, call_api: bool) -> str:
     try:
         logger.info("decision: no model deployed: building the first version")
         result = _ingest(settings, history, run_id)
-        if result.data.empty:
+        if not result.rows_kept:
             raise CycleError(f"no usable data in {settings.input_folder}")
         summary = "first model: " + _redeploy(settings, history, run_id, call_api)
     except BaseException as exc:

@@ -118,7 +118,7 @@ def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validat
     return frame, rejects
 
 
-def write_frame(frame: pd.DataFrame, handle) -> None:
+def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> None:
     """Write a frame as pandas' ``to_csv(index=False, lineterminator="\\n")`` writes it.
 
     pyarrow writes integer and text columns the same bytes many times faster; a float column
@@ -130,9 +130,10 @@ def write_frame(frame: pd.DataFrame, handle) -> None:
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             pacsv.write_csv(table, handle, pacsv.WriteOptions(
-                quoting_style="none", quoting_header="none", batch_size=65536))
+                include_header=header, quoting_style="none", quoting_header="none",
+                batch_size=65536))
             return
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             handle.seek(start)
             handle.truncate()
-    frame.to_csv(handle, index=False, lineterminator="\n")
+    frame.to_csv(handle, index=False, header=header, lineterminator="\n")

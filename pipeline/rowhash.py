@@ -90,21 +90,27 @@ def first_occurrences(keys: np.ndarray) -> np.ndarray:
 
 
 def duplicated(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS) -> np.ndarray:
-    """Like ``frame.duplicated(subset=columns, keep="first")``, much faster on large frames.
+    """Like ``frame.duplicated(subset=columns, keep="first")``, much faster on large frames."""
+    return find_duplicates(frame, columns)[0]
+
+
+def find_duplicates(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(duplicated mask, first hashes, second hashes) of the rows of a frame.
 
     Candidates come from the hash; each is then compared value by value with the row it
     repeats, and on any mismatch (a hash collision) pandas decides for the whole frame.
     """
+    h1, h2 = row_hashes(frame, columns)
     if len(frame) == 0:
-        return np.zeros(0, dtype=bool)
-    h1, _ = row_hashes(frame, columns)
+        return np.zeros(0, dtype=bool), h1, h2
     first = first_occurrences(h1)
     dup = np.flatnonzero(first != np.arange(len(frame)))
     if len(dup):
         later = frame.iloc[dup][list(columns)].reset_index(drop=True)
         earlier = frame.iloc[first[dup]][list(columns)].reset_index(drop=True)
         if not later.equals(earlier):
-            return frame.duplicated(subset=list(columns), keep="first").to_numpy()
+            return frame.duplicated(subset=list(columns), keep="first").to_numpy(), h1, h2
     mask = np.zeros(len(frame), dtype=bool)
     mask[dup] = True
-    return mask
+    return mask, h1, h2

@@ -543,7 +543,8 @@ def test_outputs_leave_no_temporary_files(settings):
     for _ in range(2):  # the second run replaces existing outputs
         run_ingestion(settings)
     names = sorted(os.listdir(settings.output_folder))
-    assert names == ["finaldata.csv", "ingestedfiles.txt", "rejected.csv"]
+    assert names == ["finaldata.csv", "finaldata.rowindex", "finaldata.state.json",
+                     "ingestedfiles.txt", "rejected.csv"]
 
 
 def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch):
@@ -552,7 +553,7 @@ def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch):
     before = {p.name: p.read_bytes() for p in settings.output_folder.iterdir()}
     (settings.input_folder / "more.csv").write_bytes(csv_bytes(FOREIGN))
 
-    def fail_halfway(frame, handle):
+    def fail_halfway(frame, handle, **kwargs):
         handle.write(b"corporation,lastmonth")
         raise OSError("disk full")
 

@@ -1,0 +1,89 @@
+"""The row index of finaldata.csv: a 128-bit hash of every row, for appending without re-reading.
+
+One file of sorted runs ("segments"): a segment of n rows is n first hashes in ascending order,
+then the n second hashes in the same order. A lookup binary-searches each segment through a
+memory map, so it touches a few pages per query whatever the history's size. Appending adds a
+segment; small trailing segments are merged as they pile up (each row is merged a logarithmic
+number of times), so the count of segments stays logarithmic in the rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.files import atomic_open
+
+ITEM = 8  # bytes of one hash
+
+
+def segment_bytes(segments: list[int]) -> int:
+    """The size of an index file holding segments of these row counts."""
+    return sum(segments) * 2 * ITEM
+
+
+def _sorted_bytes(h1: np.ndarray, h2: np.ndarray) -> bytes:
+    order = np.argsort(h1, kind="stable")
+    return np.ascontiguousarray(h1[order]).tobytes() + np.ascontiguousarray(h2[order]).tobytes()
+
+
+def write_index(path: Path, h1: np.ndarray, h2: np.ndarray) -> list[int]:
+    """Write a fresh index of one segment (atomically); returns the segment list."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(_sorted_bytes(h1, h2))
+    return [len(h1)] if len(h1) else []
+
+
+def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    """True for each (h1, h2) pair already in the index."""
+    found = np.zeros(len(h1), dtype=bool)
+    if not len(h1) or not segments:
+        return found
+    mapped = np.memmap(path, dtype="<u8", mode="r")
+    start = 0
+    for count in segments:
+        first, second = mapped[start:start + count], mapped[start + count:start + 2 * count]
+        start += 2 * count
+        lo = np.searchsorted(first, h1, side="left")
+        hi = np.searchsorted(first, h1, side="right")
+        for i in np.flatnonzero(hi > lo):
+            found[i] |= bool(np.any(second[lo[i]:hi[i]] == h2[i]))
+    del mapped
+    return found
+
+
+def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray
+                   ) -> list[int]:
+    """Add the pairs as a new segment, merging trailing segments of similar size.
+
+    Writes in place (the caller records the new segment list only once this returns, and a
+    size that does not match the recorded list sends the next run to a rebuild).
+    """
+    if not len(h1):
+        return list(segments)
+    segments = list(segments)
+    merge_from = len(segments)
+    size = len(h1)
+    while merge_from > 0 and 2 * size >= segments[merge_from - 1]:
+        merge_from -= 1
+        size += segments[merge_from]
+    offset = segment_bytes(segments[:merge_from])
+    if merge_from < len(segments):
+        mapped = np.memmap(path, dtype="<u8", mode="r")
+        start = offset // ITEM
+        parts1, parts2 = [h1], [h2]
+        for count in segments[merge_from:]:
+            parts1.append(np.array(mapped[start:start + count]))
+            parts2.append(np.array(mapped[start + count:start + 2 * count]))
+            start += 2 * count
+        del mapped
+        h1, h2 = np.concatenate(parts1), np.concatenate(parts2)
+    with open(path, "r+b") as handle:
+        handle.truncate(offset)
+        handle.seek(offset)
+        handle.write(_sorted_bytes(h1, h2))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return [*segments[:merge_from], len(h1)]

@@ -1,0 +1,104 @@
+"""Incremental ingestion: an append writes exactly what a rebuild from every file writes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from ingestion import run_ingestion
+from pipeline import incremental
+from pipeline.config import load_settings
+from tests.conftest import write_config
+from tests.test_ingestion import csv_bytes
+
+OLD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0", "acme,10,120,50,0"]
+NEW = ["dune,4,48,9,1", "bolt,3,40,12,1", "echo,7,80,20,0", "dune,4,48,9,1", "fizz,-1,2,3,0",
+       " core , 0.0,0,1,0"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_config(tmp_path, input_folder_path="in", output_folder_path="out",
+                 test_data_path="test", output_model_path="models",
+                 prod_deployment_path="deploy")
+    return load_settings(tmp_path / "config.json")
+
+
+def outputs(folder) -> dict[str, bytes]:
+    """The outputs a person reads; ingestedfiles.txt without its times."""
+    found = {name: (folder / name).read_bytes() for name in ("finaldata.csv", "rejected.csv")}
+    listing = (folder / "ingestedfiles.txt").read_text(encoding="utf-8")
+    found["ingestedfiles.txt"] = re.sub(r"ingested_at=[^\t]*", "", listing).encode()
+    return found
+
+
+def rebuilt(settings, tmp_path) -> dict[str, bytes]:
+    """The outputs of a rebuild of the same input folder, in another output folder."""
+    other = load_settings(write_config(
+        tmp_path, "rebuild.json", input_folder_path=str(settings.input_folder),
+        output_folder_path="rebuilt", test_data_path="test", output_model_path="models",
+        prod_deployment_path="deploy"))
+    assert run_ingestion(other).mode == "rebuild"
+    return outputs(other.output_folder)
+
+
+def test_added_files_are_appended_as_a_rebuild_writes_them(project, tmp_path):
+    (project.input_folder / "2024-01.csv").write_bytes(csv_bytes(OLD))
+    assert run_ingestion(project).mode == "rebuild"
+    (project.input_folder / "2024-02.csv").write_bytes(csv_bytes(NEW))
+    (project.input_folder / "2024-03.csv").write_bytes(csv_bytes(["gale,1,1,1,1", OLD[0]]))
+    result = run_ingestion(project)
+    assert result.mode == "append"
+    assert [r.name for r in result.files] == ["2024-02.csv", "2024-03.csv"]
+    assert [r.duplicates_dropped for r in result.files] == [3, 1]
+    assert result.rows_kept == 3 + 2 + 1
+    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["changed", "vanished", "sorts-first", "floats", "cut-short"])
+def test_anything_but_later_additions_rebuilds(project, tmp_path, change):
+    folder = project.input_folder
+    (folder / "b.csv").write_bytes(csv_bytes(OLD))
+    (folder / "c.csv").write_bytes(csv_bytes(["x,1,2,3,0"]))
+    run_ingestion(project)
+    if change == "changed":
+        (folder / "b.csv").write_bytes(csv_bytes(OLD[:2]))
+    elif change == "vanished":
+        (folder / "c.csv").unlink()
+    elif change == "sorts-first":
+        (folder / "a.csv").write_bytes(csv_bytes(NEW))
+    elif change == "floats":
+        (folder / "d.csv").write_bytes(csv_bytes(["half,1.5,2,3,0"]))
+    else:  # a run killed while appending left finaldata.csv longer than recorded
+        (folder / "d.csv").write_bytes(csv_bytes(NEW))
+        with open(project.output_folder / "finaldata.csv", "ab") as handle:
+            handle.write(b"dune,4,")
+    assert run_ingestion(project).mode == "rebuild"
+    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+
+
+def test_a_touched_file_is_not_a_change(project, tmp_path):
+    (project.input_folder / "a.csv").write_bytes(csv_bytes(OLD))
+    run_ingestion(project)
+    os.utime(project.input_folder / "a.csv", (1, 1))
+    (project.input_folder / "b.csv").write_bytes(csv_bytes(NEW))
+    assert run_ingestion(project).mode == "append"
+    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+    (project.input_folder / "c.csv").write_bytes(csv_bytes(["gale,1,1,1,1"]))
+    assert run_ingestion(project).mode == "append"  # the new time was recorded
+
+
+def test_many_appends_keep_the_index_small_and_exact(project, tmp_path):
+    (project.input_folder / "f000.csv").write_bytes(
+        csv_bytes([f"c{i},{i},{i},1,0" for i in range(200)]))
+    run_ingestion(project)
+    for n in range(1, 25):
+        rows = [f"c{i},{i},{i},1,0" for i in range(n * 10, n * 10 + 30)]  # overlapping
+        (project.input_folder / f"f{n:03d}.csv").write_bytes(csv_bytes(rows))
+        assert run_ingestion(project).mode == "append"
+    state = incremental._load(project)
+    assert len(state["segments"]) <= 6
+    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
