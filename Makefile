@@ -83,6 +83,10 @@ lint: dev
 data: venv
 	$(PY) -m pipeline.datagen
 
+## bench: the benchmark suite (bench/run.py) -> bench/RESULTS.md; BENCH_QUICK=1 for small sizes
+bench: dev
+	$(PY) -m bench.run
+
 ## clean: remove every generated output (models, deployments, history, logs)
 clean:
 	find ingesteddata practicemodels models production_deployment -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline against plainly labelled references (make bench)."""

@@ -1,0 +1,65 @@
+"""Run one fullprocess.py cycle with a timer around each stage; print the times as JSON.
+
+    python -m bench.cycle_stages --config PATH [--no-api]
+
+The stages are wrapped where pipeline.cycle calls them, so the product's code is what runs.
+The last line printed is {"summary": ..., "seconds": {stage: s}, "total": s, "peak_rss_mb": ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from functools import wraps
+
+SECONDS: dict[str, float] = {}
+
+
+def _timed(name: str, func):
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            SECONDS[name] = SECONDS.get(name, 0.0) + time.perf_counter() - started
+    return wrapper
+
+
+def instrument() -> None:
+    """Wrap each stage of pipeline.cycle (and of its report refresh) in a timer."""
+    import diagnostics
+    import reporting
+    from pipeline import cycle
+
+    for attr, name in [("run_ingestion", "ingest"), ("score_model", "drift check"),
+                       ("_record_data_drift", "drift check"), ("run_training", "train"),
+                       ("run_scoring", "score"), ("deploy", "deploy")]:
+        setattr(cycle, attr, _timed(name, getattr(cycle, attr)))
+    diagnostics.run_diagnostics = _timed("diagnostics", diagnostics.run_diagnostics)
+    for attr in ("plot_confusion_matrix", "build_risk_list", "build_report"):
+        setattr(reporting, attr, _timed("report", getattr(reporting, attr)))
+    cycle.call_api_endpoints = _timed("api calls", cycle.call_api_endpoints)
+
+
+def main(argv: list[str]) -> int:
+    """Run the cycle on argv's config and print the stage times."""
+    started = time.perf_counter()
+    instrument()
+    from pipeline.cycle import CycleError  # noqa: F401 - imported with the stages above
+    from pipeline.monitor import main as full_cycle
+
+    code = full_cycle(argv, "benchmark cycle")
+    total = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"exit": code, "seconds": SECONDS, "total": total,
+                      "peak_rss_mb": round(max(own, children), 1),
+                      "own_peak_rss_mb": round(own, 1), "child_peak_rss_mb": round(children, 1)}))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

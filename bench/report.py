@@ -1,0 +1,119 @@
+"""bench/RESULTS.md from the figures of bench.run: each next to its target, with its command."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+NOTES = Path(__file__).resolve().parent / "NOTES.md"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _stage_table(figures: dict) -> list[str]:
+    total = figures["total"]
+    lines = ["| stage | seconds | share |", "| --- | ---: | ---: |"]
+    for stage, seconds in figures["seconds"].items():
+        lines.append(f"| {stage} | {seconds:.2f} | {seconds / total:.0%} |")
+    rest = total - sum(figures["seconds"].values())
+    lines.append(f"| other (start, imports, checksums, history) | {rest:.2f} | "
+                 f"{rest / total:.0%} |")
+    lines.append(f"| **whole cycle** | **{total:.2f}** | peak memory "
+                 f"{figures['peak_rss_mb']:,.0f} MiB |")
+    return lines
+
+
+def write_results(r: dict, path: Path) -> None:
+    """Write the results file."""
+    quick = r["quick"]
+    lines = ["# Benchmark results", "",
+             "Written by `make bench` (`.venv/bin/python -m bench.run`); "
+             + ("**quick mode (BENCH_QUICK=1): small sizes, the targets do not apply.**"
+                if quick else "full sizes.")
+             + " Each figure is a ratio to a reference measured side by side in the same run "
+             "(medians of interleaved runs). References are in `bench/baseline.py` and "
+             "`bench/baseline_app.py`; data comes from `pipeline.datagen.bulk_records`.", "",
+             f"Machine: {r['machine']}. The suite took {r['seconds'] / 60:.1f} minutes.", ""]
+
+    lines += ["## Summary", "", "| # | figure | measured | target | |",
+              "| --- | --- | --- | --- | --- |"]
+    for label, q in r["quick_path"].items():
+        lines.append(f"| 1 | nothing new, {label}: cycle / `python -c pass` | "
+                     f"{q['ratio']:.2f}x ({_ms(q['cycle'])} / {_ms(q['pass'])}) | < 3x | "
+                     f"{_verdict(q['ratio'] < 3)} |")
+    inc = r["incremental"]
+    lines.append(f"| 2 | one new file on the history: baseline / ours | {inc['speedup']:.1f}x "
+                 f"({_ms(inc['baseline'])} / {_ms(inc['ours'])}) | >= 3x | "
+                 f"{_verdict(inc['speedup'] >= 3)} |")
+    lines.append(f"| 2 | the same on 10x the history / on the history | {inc['growth']:.2f}x "
+                 f"({_ms(inc['ours_big'])} / {_ms(inc['ours'])}) | <= 1.5x | "
+                 f"{_verdict(inc['growth'] <= 1.5)} |")
+    full = r["full"]
+    lines.append(f"| 3 | full ingestion: baseline / ours | {full['speedup']:.2f}x "
+                 f"({_ms(full['baseline'])} / {_ms(full['ours'])}) | >= 1.5x | "
+                 f"{_verdict(full['speedup'] >= 1.5)} |")
+    lines.append(f"| 3 | full ingestion: ours / pyarrow read+write limit | {full['of_limit']:.2f}x "
+                 f"({_ms(full['ours'])} / {_ms(full['limit'])}) | <= 2.5x | "
+                 f"{_verdict(full['of_limit'] <= 2.5)} |")
+    api = r["api"]
+    lines.append(f"| 4 | one-record /prediction, 8 connections: ours / baseline requests/s | "
+                 f"{api['speedup']:.1f}x ({api['ours']['rps']:,.0f} / "
+                 f"{api['baseline']['rps']:,.0f}) | >= 4x | {_verdict(api['speedup'] >= 4)} |")
+    for name, c in api["cache"].items():
+        lines.append(f"| 4 | /{name} from cache: computing / cached answer | "
+                     f"{c['speedup']:,.0f}x ({_ms(c['computed'])} / {_ms(c['cached'])}) | "
+                     f">= 100x | {_verdict(c['speedup'] >= 100)} |")
+    scale = r["scale"]
+    peak = max(s["peak_rss_mb"] for s in scale)
+    lines.append(f"| 5 | full cycle on {scale[-1]['rows']:,} rows: peak memory | {peak:,.0f} MiB | "
+                 f"< 4096 MiB | {_verdict(peak < 4096)} |")
+    for a, b in itertools.pairwise(scale):
+        growth = (b["total"] / b["rows"]) / (a["total"] / a["rows"])
+        lines.append(f"| 5 | time per row, {b['rows']:,} / {a['rows']:,} rows | {growth:.2f}x | "
+                     f"<= 1.2x | {_verdict(growth <= 1.2)} |")
+    lines.append("")
+
+    lines += ["## 1. A cycle with nothing new", "",
+              "Command: `python fullprocess.py --config <project>/config.json` against "
+              "`python -c pass`, 15 interleaved runs each, medians.", ""]
+    lines += ["## 2. Incremental ingestion", "",
+              f"Command: `run_ingestion(settings)` in-process after one new file; the output "
+              f"folder is restored before each run; the baseline (`bench/baseline.py`) re-reads "
+              f"every file. Ours {_ms(inc['ours'])}, baseline {_ms(inc['baseline'])}, "
+              f"ours on the 10x history {_ms(inc['ours_big'])}.", ""]
+    lines += ["## 3. Full ingestion", "",
+              f"Command: `run_ingestion(settings)` (all rules, rejected.csv, history) against "
+              f"`baseline_ingest` and `limit_read_write` of `bench/baseline.py`: ours "
+              f"{_ms(full['ours'])}, baseline {_ms(full['baseline'])}, limit {_ms(full['limit'])}.",
+              ""]
+    lines += ["## 4. The API", "",
+              f"gunicorn, 2 workers, 127.0.0.1; load client: {api['client']}; 8 connections, "
+              "3 interleaved rounds after a warm-up, medians.", "",
+              "| app | requests/s | p50 | p99 | errors |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name in ("ours", "baseline"):
+        a = api[name]
+        lines.append(f"| {name} | {a['rps']:,.0f} | {_ms(a['p50'])} | {_ms(a['p99'])} | "
+                     f"{a['errors']:.0f} |")
+    b = api["batch"]
+    lines += ["", f"A 10,000-record `/prediction`: ours {_ms(b['ours'])}, baseline "
+              f"{_ms(b['baseline'])}, the model's own `predict_proba` on the same rows "
+              f"{_ms(b['limit'])} (ours / limit {b['ours'] / b['limit']:.0f}x).", ""]
+    lines += ["## 5. Scale: full cycles", "",
+              "Command: `python -m bench.cycle_stages --config <project>/config.json --no-api` "
+              "after a first deployment on 2,000 older rows: ingest, drift check, train, score, "
+              "deploy, diagnostics (with its timing re-runs), report. Peak memory is the largest "
+              "resident set of the cycle or of any child process.", ""]
+    for s in scale:
+        lines += [f"### {s['rows']:,} rows in the new files", "", *_stage_table(s), ""]
+    lines += ["## 6. The shipped data", "", "The production cycle of `make run` (drift, retrain, "
+              "re-deploy, reports), instrumented the same way:", "", *_stage_table(r["shipped"]),
+              ""]
+    if NOTES.exists():
+        lines += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
+    path.write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,359 @@
+"""The benchmark suite: every figure of issue 5 next to its target, written to bench/RESULTS.md.
+
+    make bench                 # full sizes (10,000,000 rows at most; data kept in bench/data/)
+    BENCH_QUICK=1 make bench   # small sizes, a few minutes: the figures are not the targets'
+
+Each figure is a ratio to a reference measured side by side in the same run (medians of several
+runs, interleaved), since this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+PY = sys.executable
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+DATA = Path(os.environ.get("BENCH_DATA", BENCH / "data")) / ("quick" if QUICK else "full")
+OUT = Path(os.environ.get("BENCH_RESULTS", BENCH / "RESULTS.md"))
+
+if QUICK:
+    FILES, HISTORY, BIG_HISTORY, NEW_ROWS = 10, 20_000, 200_000, 1_000
+    SCALE = (2_000, 20_000, 200_000)
+    RUNS, API_SECONDS = 3, 2
+else:
+    FILES, HISTORY, BIG_HISTORY, NEW_ROWS = 100, 1_000_000, 10_000_000, 10_000
+    SCALE = (100_000, 1_000_000, 10_000_000)
+    RUNS, API_SECONDS = 5, 5
+
+CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata",
+          "test_data_path": "testdata", "output_model_path": "models",
+          "prod_deployment_path": "production_deployment", "check_outdated_packages": False,
+          "api_url": "http://127.0.0.1:9"}
+SHIPPED = ("practicedata", "sourcedata", "testdata")
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def median_times(tasks: dict, runs: int, before=None) -> dict[str, float]:
+    """Median seconds of each task, run interleaved (a, b, c, a, b, c, ...)."""
+    times: dict[str, list[float]] = {name: [] for name in tasks}
+    for _ in range(runs):
+        for name, task in tasks.items():
+            if before is not None:
+                before(name)
+            started = time.perf_counter()
+            task()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def machine() -> str:
+    """Cores, memory, Python and commit of this run."""
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return (f"{os.cpu_count()} cores, {int(memory) / 2**20:.1f} GiB, Python "
+            f"{sys.version.split()[0]}, commit {commit}, "
+            f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+
+
+# Data and projects ---------------------------------------------------------------------------
+
+def history_files(rows: int, files: int = FILES) -> list[Path]:
+    """rows records in files CSV files from the project's generator (cached in bench/data)."""
+    from bench.datasets import ensure_files
+
+    return ensure_files(DATA / f"history-{rows}-{files}", rows, files, seed=rows % 997)
+
+
+def new_file(rows: int = NEW_ROWS) -> Path:
+    """One new extract, sorting after every history file."""
+    from bench.datasets import ensure_files
+
+    (path,) = ensure_files(DATA / f"new-{rows}", rows, 1, seed=4242, prefix="zz-new")
+    return path
+
+
+def link_files(paths: list[Path], folder: Path) -> None:
+    """Hard links (regular files to the pipeline, no copy) of paths in folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        os.link(path, folder / path.name)
+
+
+def make_project(name: str, config: dict | None = None) -> Path:
+    """An empty project folder with config.json, testdata and the shipped test file."""
+    root = DATA / "projects" / name
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "testdata").mkdir(parents=True)
+    shutil.copy(PROJECT / "testdata" / "testdata.csv", root / "testdata")
+    (root / "config.json").write_text(json.dumps({**CONFIG, **(config or {})}))
+    return root
+
+
+def run(*args: str, cwd: Path = PROJECT, env: dict | None = None) -> str:
+    """Run a command; its stdout, or an error with its stderr."""
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "RISK_LOG_LEVEL": "WARNING", **(env or {})})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def cycle_stages(config: Path) -> dict:
+    """One instrumented cycle (bench.cycle_stages): stage seconds, total, peak memory."""
+    out = run(PY, "-m", "bench.cycle_stages", "--config", str(config), "--no-api")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# Targets -------------------------------------------------------------------------------------
+
+def target_scale() -> tuple[list[dict], Path]:
+    """5. A full cycle on SCALE rows in FILES files after a first small deployment."""
+    from bench.datasets import ensure_files
+
+    results, last = [], None
+    for rows in SCALE:
+        files = history_files(rows)
+        root = make_project(f"scale-{rows}")
+        first = ensure_files(DATA / "first-2000", 2_000, 1, seed=7, prefix="a-first",
+                             change=0.0)
+        link_files(first, root / "sourcedata")
+        run(PY, "fullprocess.py", "--config", str(root / "config.json"), "--no-api")
+        link_files(files, root / "sourcedata")
+        log(f"scale: cycle on {rows:,} rows")
+        figures = cycle_stages(root / "config.json")
+        figures["rows"] = rows
+        results.append(figures)
+        last = root
+    return results, last
+
+
+def target_quick_path(projects: dict[str, Path]) -> dict[str, dict]:
+    """1. A cycle with nothing new against a bare python -c pass."""
+    out = {}
+    for label, root in projects.items():
+        config = str(root / "config.json")
+        said = run(PY, "fullprocess.py", "--config", config)
+        assert "nothing new" in said, said
+        times = median_times({
+            "pass": lambda: subprocess.run([PY, "-c", "pass"], check=True),
+            "cycle": lambda c=config: subprocess.run([PY, str(PROJECT / "fullprocess.py"),
+                                                      "--config", c], check=True,
+                                                     stdout=subprocess.DEVNULL),
+        }, runs=15)
+        out[label] = {**times, "ratio": times["cycle"] / times["pass"]}
+    return out
+
+
+def _ingest_settings(root: Path):
+    from pipeline.config import load_settings
+
+    return load_settings(root / "config.json")
+
+
+def target_full_ingestion() -> dict:
+    """3. Full ingestion of HISTORY rows in FILES files: ours, the baseline, the limit."""
+    from bench.baseline import baseline_ingest, limit_read_write
+    from ingestion import run_ingestion
+
+    files = history_files(HISTORY)
+    root = make_project("ingest-full")
+    link_files(files, root / "sourcedata")
+    settings = _ingest_settings(root)
+
+    def fresh(name):
+        shutil.rmtree(root / "ingesteddata", ignore_errors=True)
+        shutil.rmtree(root / "reference", ignore_errors=True)
+
+    times = median_times({
+        "ours": lambda: run_ingestion(settings),
+        "baseline": lambda: baseline_ingest(root / "sourcedata", root / "reference"),
+        "limit": lambda: limit_read_write(root / "sourcedata", root / "reference"),
+    }, RUNS, before=fresh)
+    return {**times, "speedup": times["baseline"] / times["ours"],
+            "of_limit": times["ours"] / times["limit"]}
+
+
+def _incremental(history: int, with_baseline: bool) -> dict:
+    from bench.baseline import baseline_ingest
+    from ingestion import run_ingestion
+
+    files = history_files(history)
+    root = make_project(f"ingest-append-{history}")
+    link_files(files, root / "sourcedata")
+    settings = _ingest_settings(root)
+    run_ingestion(settings)
+    snapshot = root / "snapshot"
+    shutil.copytree(root / "ingesteddata", snapshot)
+    link_files([new_file()], root / "sourcedata")
+    modes = []
+
+    def restore(name):
+        if name == "ours":
+            shutil.rmtree(root / "ingesteddata")
+            shutil.copytree(snapshot, root / "ingesteddata")
+
+    tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode)}
+    if with_baseline:
+        tasks["baseline"] = lambda: baseline_ingest(root / "sourcedata", root / "reference")
+    times = median_times(tasks, RUNS, before=restore)
+    assert set(modes) == {"append"}, modes
+    return times
+
+
+def target_incremental() -> dict:
+    """2. One new file on HISTORY rows (against the baseline) and on BIG_HISTORY rows."""
+    small = _incremental(HISTORY, with_baseline=True)
+    log("incremental: the larger history")
+    big = _incremental(BIG_HISTORY, with_baseline=False)
+    return {"ours": small["ours"], "baseline": small["baseline"], "ours_big": big["ours"],
+            "speedup": small["baseline"] / small["ours"], "growth": big["ours"] / small["ours"]}
+
+
+def shipped_project() -> Path:
+    """The shipped data after make run's two cycles; returns the root (production config)."""
+    root = make_project("shipped")
+    for folder in SHIPPED:
+        shutil.copytree(PROJECT / folder, root / folder, dirs_exist_ok=True)
+    (root / "config.practice.json").write_text(json.dumps(
+        {**CONFIG, "input_folder_path": "practicedata", "output_model_path": "practicemodels"}))
+    run(PY, "fullprocess.py", "--config", str(root / "config.practice.json"), "--no-api")
+    return root
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app: str, config: Path) -> tuple[subprocess.Popen, int]:
+    """gunicorn with 2 workers serving app on a free loopback port; waits until it answers."""
+    from bench.load import get_once
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(PY).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", app], cwd=PROJECT,
+        env={**os.environ, "RISK_CONFIG": str(config), "RISK_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            get_once(port, "/health")
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"{app} did not start")
+
+
+def target_api(root: Path) -> dict:
+    """4. The API under gunicorn (2 workers): one record, 10,000 records, cached answers."""
+    import pandas as pd
+
+    from bench.load import client_name, get_once, load, post_once
+    from pipeline.deployed import load_deployed_model
+    from scoring import read_labelled_data, score_model
+
+    config = root / "config.json"
+    settings = _ingest_settings(root)
+    test = read_labelled_data(settings.test_file)
+    one = json.dumps({"records": [{"lastmonth_activity": 3, "lastyear_activity": 900,
+                                   "number_of_employees": 250}]}).encode()
+    rows = pd.concat([test] * 5, ignore_index=True).head(10_000)
+    features = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
+    many = json.dumps({"records": rows[features].to_dict(orient="records")}).encode()
+    servers = {"ours": serve("wsgi:app", config), "baseline": serve("bench.baseline_app:app",
+                                                                      config)}
+    out: dict = {"client": client_name()}
+    try:
+        for _, port in servers.values():
+            load(port, "/prediction", one, 8, 1)  # warm-up: every worker loaded
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(3):
+            for name, (_, port) in servers.items():
+                runs[name].append(load(port, "/prediction", one, 8, API_SECONDS))
+        for name, figures in runs.items():
+            out[name] = {key: statistics.median(f[key] for f in figures)
+                         for key in ("rps", "p50", "p99", "errors")}
+        out["speedup"] = out["ours"]["rps"] / out["baseline"]["rps"]
+        model, _ = load_deployed_model(settings.deployment_folder)
+        frame = rows[features]
+        batch = median_times({
+            "ours": lambda: post_once(servers["ours"][1], "/prediction", many),
+            "baseline": lambda: post_once(servers["baseline"][1], "/prediction", many),
+            "limit": lambda: model.predict_proba(frame),
+        }, RUNS)
+        out["batch"] = batch
+        port = servers["ours"][1]
+        for path in ("/scoring", "/diagnostics"):
+            get_once(port, path), get_once(port, path)  # each worker fills its cache
+        cached = median_times({"scoring": lambda: get_once(port, "/scoring"),
+                               "diagnostics": lambda: get_once(port, "/diagnostics")}, 21)
+        import diagnostics
+
+        def score_uncached():  # what an endpoint without a cache does on each request
+            fresh, _ = load_deployed_model(settings.deployment_folder)
+            return score_model(fresh, read_labelled_data(settings.test_file))
+
+        computed = median_times({
+            "scoring": score_uncached,
+            "diagnostics": lambda: diagnostics.run_diagnostics(settings, measure_time=True,
+                                                               check_packages=False),
+        }, 3)
+        out["cache"] = {name: {"cached": cached[name], "computed": computed[name],
+                               "speedup": computed[name] / cached[name]} for name in cached}
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+    return out
+
+
+def main() -> int:
+    """Run every target and write RESULTS.md."""
+    from bench.report import write_results
+
+    started = time.perf_counter()
+    results: dict = {"machine": machine(), "quick": QUICK}
+    log("shipped data: per-stage times of the production cycle (target 6)")
+    shipped = shipped_project()
+    results["shipped"] = cycle_stages(shipped / "config.json")
+    log("target 3: full ingestion")
+    results["full"] = target_full_ingestion()
+    log("target 2: incremental ingestion")
+    results["incremental"] = target_incremental()
+    log("target 5: full cycles at scale")
+    results["scale"], biggest = target_scale()
+    log("target 1: nothing new")
+    results["quick_path"] = target_quick_path({"shipped data": shipped,
+                                               f"{SCALE[-1]:,} rows in {FILES} files": biggest})
+    log("target 4: the API")
+    results["api"] = target_api(shipped)
+    results["seconds"] = time.perf_counter() - started
+    (BENCH / "data").mkdir(exist_ok=True)
+    (BENCH / "data" / "results.json").write_text(json.dumps(results, indent=1))
+    write_results(results, OUT)
+    log(f"wrote {OUT} in {results['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

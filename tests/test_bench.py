@@ -1,0 +1,52 @@
+"""Smoke test of the benchmark suite at tiny sizes: references agree with ingestion, the report
+renders every figure next to its target."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from bench.baseline import baseline_ingest, limit_read_write
+from bench.datasets import check_same_bytes, write_files
+from bench.report import write_results
+from ingestion import run_ingestion
+from pipeline.config import load_settings
+from tests.conftest import write_config
+
+
+def test_generator_bytes_and_references_agree_with_ingestion(tmp_path):
+    assert check_same_bytes(500)
+    write_files(tmp_path / "in", 3_000, 4, seed=3)
+    config = write_config(tmp_path, input_folder_path="in", output_folder_path="out",
+                          test_data_path="t", output_model_path="m", prod_deployment_path="d")
+    result = run_ingestion(load_settings(config))
+    assert baseline_ingest(tmp_path / "in", tmp_path / "base") == result.rows_kept
+    assert limit_read_write(tmp_path / "in", tmp_path / "limit") == 3_000
+    ours = pd.read_csv(tmp_path / "out" / "finaldata.csv")
+    theirs = pd.read_csv(tmp_path / "base" / "finaldata.csv")
+    assert ours.equals(theirs)  # the same rows in the same order: only the cost differs
+
+
+def test_results_file_names_every_target(tmp_path):
+    stages = {"seconds": {"ingest": 1.0, "train": 2.0}, "total": 4.0, "peak_rss_mb": 300.0}
+    results = {
+        "machine": "2 cores", "quick": True, "seconds": 60.0, "shipped": stages,
+        "quick_path": {"shipped data": {"pass": 0.01, "cycle": 0.02, "ratio": 2.0}},
+        "incremental": {"ours": 0.1, "baseline": 0.5, "ours_big": 0.12, "speedup": 5.0,
+                        "growth": 1.2},
+        "full": {"ours": 1.0, "baseline": 2.0, "limit": 0.5, "speedup": 2.0, "of_limit": 2.0},
+        "api": {"client": "wrk", "speedup": 5.0,
+                "ours": {"rps": 2000, "p50": 0.004, "p99": 0.01, "errors": 0},
+                "baseline": {"rps": 400, "p50": 0.02, "p99": 0.05, "errors": 0},
+                "batch": {"ours": 0.05, "baseline": 0.1, "limit": 0.005},
+                "cache": {"scoring": {"cached": 0.001, "computed": 0.2, "speedup": 200}}},
+        "scale": [dict(stages, rows=1_000), dict(stages, rows=10_000, total=50.0)],
+    }
+    write_results(json.loads(json.dumps(results)), tmp_path / "RESULTS.md")
+    text = (tmp_path / "RESULTS.md").read_text()
+    for target in ("< 3x", ">= 3x", "<= 1.5x", ">= 1.5x", "<= 2.5x", ">= 4x", ">= 100x",
+                   "< 4096 MiB", "<= 1.2x"):
+        assert target in text
+    assert "**not met**" in text  # 50 s on 10x the rows: 1.25x per row
+
