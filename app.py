@@ -44,9 +44,13 @@ class ModelHolder:
         """What identifies the deployed model on disk: its version folder and file stat."""
         try:
             target = os.readlink(self.folder / CURRENT)
-            stat = os.stat(self.folder / CURRENT / "trainedmodel.pkl")
         except OSError:
             raise NoDeployment(f"no model deployed in {self.folder}") from None
+        try:
+            stat = os.stat(self.folder / CURRENT / "trainedmodel.pkl")
+        except OSError as exc:
+            raise NoDeployment(f"the model file of the deployed version {target} is missing or "
+                               f"unreadable: {exc.strerror}") from None
         return target, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     def get(self):

@@ -52,14 +52,14 @@ def quick_paths(config_path: str) -> dict[str, str]:
 
 
 def nothing_new(paths: dict[str, str]) -> bool:
-    """True when a model is deployed and every *.csv entry matches the last finished cycle.
+    """True when an intact model is deployed and every *.csv entry matches the last cycle.
 
     Only names, sizes and modification times are compared; any doubt answers False, and the
-    full cycle then decides with checksums.
+    full cycle then decides with checksums (and reports a deployed model that fails its own).
     """
     import json
 
-    if not os.path.isdir(os.path.join(paths["prod_deployment_path"], "current")):
+    if not deployed_model_intact(paths["prod_deployment_path"]):
         return False
     folder = os.path.abspath(paths["input_folder_path"])
     try:
@@ -86,6 +86,28 @@ def nothing_new(paths: dict[str, str]) -> bool:
                 return False
         names.add(entry.name)
     return names == set(seen)
+
+
+def deployed_model_intact(folder: str) -> bool:
+    """True when current/trainedmodel.pkl has the SHA-256 its manifest records (a few KB read)."""
+    import json
+
+    try:  # the built-in SHA-256 imports in microseconds; hashlib loads OpenSSL (about 4 ms)
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # Python 3.12 and later
+        except ImportError:
+            from hashlib import sha256
+
+    current = os.path.join(folder, "current")
+    try:
+        with open(os.path.join(current, "manifest.json"), encoding="utf-8") as handle:
+            expected = json.load(handle)["model_sha256"]
+        with open(os.path.join(current, "trainedmodel.pkl"), "rb") as handle:
+            return sha256(handle.read()).hexdigest() == expected
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _quick_args(argv: list[str]) -> tuple[str, bool] | None:

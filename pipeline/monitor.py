@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fullprocess import STATE_FILE, acquire_lock
+from fullprocess import STATE_FILE, acquire_lock, deployed_model_intact
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.errors import CycleError
@@ -87,6 +87,15 @@ def find_changes(settings: Settings, seen: dict[str, dict]) -> Changes:
     return changes
 
 
+def _check_deployed_model(settings: Settings, deployed) -> None:
+    """Raise CycleError, saying how to recover, when the deployed model fails its checksum."""
+    if not deployed_model_intact(str(settings.deployment_folder)):
+        raise CycleError(
+            f"the deployed model of version {deployed.version} is missing or does not match its "
+            f"manifest (the API answers 503 and will not load it): run deployment.py --rollback "
+            f"--config {settings.config_path}, or add new data to retrain")
+
+
 def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
     """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job."""
     from pipeline.deployed import NoDeployment, current_deployment
@@ -99,6 +108,7 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
     except NoDeployment:
         deployed = None
     if deployed is not None and not changes.any:
+        _check_deployed_model(settings, deployed)
         if changes.seen != before:  # touched but unchanged files: remember their new times
             save_state(settings, changes.seen)
         logger.info("decision: nothing new in %s", settings.input_folder)
