@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pipeline.schema import FEATURES
 
-_NUMBER = {"oneOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
+# A number, or a string holding one as the ingestion rules read it (finite, not negative).
+_NUMERIC_TEXT = r"^\s*\+?(\d{1,15}(\.\d{0,15})?|\.\d{1,15})([eE][+-]?\d{1,2})?\s*$"
+_NUMBER = {"oneOf": [{"type": "number", "minimum": 0},
+                     {"type": "string", "pattern": _NUMERIC_TEXT}]}
 _RECORD = {
     "type": "object",
     "required": list(FEATURES),
@@ -34,7 +37,7 @@ def openapi_document() -> dict:
     prediction_body = {
         "oneOf": [
             {"type": "object", "required": ["filepath"],
-             "properties": {"filepath": {"type": "string",
+             "properties": {"filepath": {"type": "string", "minLength": 1, "pattern": r"\S",
                                          "example": "testdata/testdata.csv"}}},
             {"type": "object", "required": ["records"],
              "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}}},
