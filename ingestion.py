@@ -13,6 +13,7 @@ import csv
 import logging
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class FileResult:
     reason: str | None = None
     note: str | None = None
     duplicates_dropped: int = 0
+    hashes: tuple | None = field(default=None, repr=False)  # row hashes of frame (rowhash)
     seconds: float = 0.0
     ingested_at: str = ""
 
@@ -315,7 +317,10 @@ def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | No
     if not frames:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None
     merged = pd.concat(frames, ignore_index=True)
-    duplicated, h1, h2 = rowhash.find_duplicates(merged)
+    known = [r.hashes for r in files if r.frame is not None]
+    precomputed = None if any(h is None for h in known) else (
+        np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
+    duplicated, h1, h2 = rowhash.find_duplicates(merged, hashes=precomputed)
     dropped = merged.loc[duplicated, "_file"].value_counts()
     for i, count in dropped.items():
         files[int(i)].duplicates_dropped = int(count)
@@ -325,8 +330,17 @@ def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | No
 
 def ingest_folder(folder: Path) -> IngestResult:
     """Read, validate and merge every *.csv file of a folder."""
-    results = [_refuse_file(entry.path, entry.refused) if entry.refused
-               else read_input_file(entry.path) for entry in scan_input_folder(folder)]
+    def read(entry) -> FileResult:
+        if entry.refused:
+            return _refuse_file(entry.path, entry.refused)
+        result = read_input_file(entry.path)
+        if result.frame is not None:  # hashed here, in parallel, for the merge
+            result.hashes = rowhash.row_hashes(result.frame)
+        return result
+
+    # pyarrow and numpy release the GIL: two threads read two files at once on two cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(read, scan_input_folder(folder)))
     data, hashes = merge_with_hashes(results)
     for result in results:
         if result.reason:

@@ -94,14 +94,17 @@ def duplicated(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS) -> np.nd
     return find_duplicates(frame, columns)[0]
 
 
-def find_duplicates(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS
+def find_duplicates(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS,
+                    hashes: tuple[np.ndarray, np.ndarray] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(duplicated mask, first hashes, second hashes) of the rows of a frame.
+
+    ``hashes`` are the frame's row_hashes when the caller has them already.
 
     Candidates come from the hash; each is then compared value by value with the row it
     repeats, and on any mismatch (a hash collision) pandas decides for the whole frame.
     """
-    h1, h2 = row_hashes(frame, columns)
+    h1, h2 = row_hashes(frame, columns) if hashes is None else hashes
     if len(frame) == 0:
         return np.zeros(0, dtype=bool), h1, h2
     first = first_occurrences(h1)
