@@ -107,8 +107,9 @@ def write_results(r: dict, path: Path) -> None:
     lines += ["## 5. Scale: full cycles", "",
               "Command: `python -m bench.cycle_stages --config <project>/config.json --no-api` "
               "after a first deployment on 2,000 older rows: ingest, drift check, train, score, "
-              "deploy, diagnostics (with its timing re-runs), report. Peak memory is the largest "
-              "resident set of the cycle or of any child process.", ""]
+              "deploy, diagnostics (with its timing re-runs), report. Peak memory is the cycle "
+              "process's peak resident set (VmHWM) plus its largest child's (the stage scripts "
+              "that diagnostics times): a bound on what the cycle needs at once.", ""]
     for s in scale:
         lines += [f"### {s['rows']:,} rows in the new files", "", *_stage_table(s), ""]
     lines += ["## 6. The shipped data", "", "The production cycle of `make run` (drift, retrain, "

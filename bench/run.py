@@ -208,6 +208,7 @@ def _incremental(history: int, with_baseline: bool) -> dict:
         if name == "ours":
             shutil.rmtree(root / "ingesteddata")
             shutil.copytree(snapshot, root / "ingesteddata")
+            os.sync()  # as after any earlier cycle: the history is on disk, not dirty in memory
 
     tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode)}
     if with_baseline:
