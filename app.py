@@ -151,7 +151,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
         mimetype = request.mimetype or ""
         try:
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                body = _parse_json(request.get_data(cache=False))
+                body = _parse_json(_read_body(settings.max_body_bytes))
                 rows = plain_rows(body)
                 if rows is not None:
                     model, deployed, scorer = deployed_model()
@@ -162,7 +162,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
                 frame = frame_from_json(body, settings.root, settings.data_folders)
             elif mimetype == "text/csv":
                 try:
-                    text = request.get_data(cache=False).decode("utf-8-sig")
+                    text = _read_body(settings.max_body_bytes).decode("utf-8-sig")
                 except UnicodeDecodeError:
                     raise BadRequest("the CSV body is not UTF-8") from None
                 frame = frame_from_csv_text(text)
@@ -251,6 +251,19 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
         return jsonify(openapi_document())
 
     return app
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body; 413 for a body sent without Content-Length that runs past the limit.
+
+    Werkzeug stops reading such a (chunked) body at the limit and hands over what it read, so a
+    cut JSON or CSV body would be answered as if it were whole.
+    """
+    data = request.get_data(cache=False)
+    if request.content_length is None and len(data) >= limit and \
+            request.environ["wsgi.input"].read(1):
+        abort(413, description=f"the body is larger than {limit} bytes")
+    return data
 
 
 def _parse_json(data: bytes):

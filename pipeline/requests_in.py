@@ -20,6 +20,8 @@ import pandas as pd
 from ingestion import read_input_file, validate_records
 from pipeline.schema import FEATURES
 
+MAX_FILEPATH = 4096  # PATH_MAX: no longer path can be opened
+
 
 class BadRequest(ValueError):
     """The request cannot be served; ``status`` is the HTTP status to answer with."""
@@ -37,6 +39,8 @@ def resolve_data_file(value: object, root: Path, folders: Iterable[Path]) -> Pat
     """
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("filepath must be a non-empty string")
+    if len(value) > MAX_FILEPATH:
+        raise BadRequest(f"filepath is longer than {MAX_FILEPATH} characters")
     if "\x00" in value or "\\" in value:
         raise BadRequest("filepath holds characters that are not allowed", 403)
     relative = Path(value)
@@ -50,8 +54,12 @@ def resolve_data_file(value: object, root: Path, folders: Iterable[Path]) -> Pat
     allowed = [Path(os.path.realpath(folder)) for folder in folders]
     if not any(real.is_relative_to(folder) and real != folder for folder in allowed):
         raise BadRequest("filepath is outside the data folders", 403)
-    if not real.is_file():
-        raise BadRequest(f"no such data file: {value}", 404)
+    try:
+        found = real.is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        found = False
+    if not found:
+        raise BadRequest(f"no such data file: {value[:200]}", 404)
     return real
 
 
