@@ -101,7 +101,7 @@ def deployed_f1_matches(folder: Path) -> bool:
 
 
 def choose_points(names: list[str], count: int) -> list[int]:
-    """count checkpoints spread evenly over the cycle, the publishing ones first."""
+    """count checkpoints: half spread evenly over the cycle, half among the publishing ones."""
     total = len(names)
     critical = [i for i, name in enumerate(names, 1) if name.startswith(CRITICAL)]
     if len(critical) > count // 2:  # keep half of the budget for the even spread
@@ -109,12 +109,14 @@ def choose_points(names: list[str], count: int) -> list[int]:
         critical = [critical[int(k * step)] for k in range(count // 2)]
     spread = count - len(critical)
     even = [max(1, round(total * (k + 0.5) / spread)) for k in range(spread)]
-    points = sorted(set(critical) | set(even))
-    extra = 1
-    while len(points) < count:  # collisions: fill with neighbours of the even points
-        points = sorted(set(points) | {min(total, p + extra) for p in even})[:count]
-        extra += 1
-    return points
+    points = set(critical) | set(even)
+    offset = 1
+    while len(points) < min(count, total):  # collisions: take neighbours of the even points
+        for point in even:
+            if len(points) < count and 1 <= point + offset <= total:
+                points.add(point + offset)
+        offset += 1
+    return sorted(points)
 
 
 def run(points: int, workdir: Path) -> dict:
