@@ -25,12 +25,16 @@ class ApiCallError(RuntimeError):
 
 
 def prediction_request(settings: Settings) -> dict:
-    """The body of the prediction call: the course's form, the test file by its project path."""
+    """Keyword arguments of the prediction call, on the test file.
+
+    The course's form, ``{"filepath": ...}`` relative to the project, when the test data lies
+    inside it; otherwise the file's text as a ``text/csv`` body (the API reads no absolute path).
+    """
     try:
         relative = settings.test_file.relative_to(settings.root)
     except ValueError:
-        relative = settings.test_file
-    return {"filepath": relative.as_posix()}
+        return {"data": settings.test_file.read_bytes(), "headers": {"Content-Type": "text/csv"}}
+    return {"json": {"filepath": relative.as_posix()}}
 
 
 def call_endpoints(base_url: str, settings: Settings, session=None) -> dict:
@@ -42,7 +46,7 @@ def call_endpoints(base_url: str, settings: Settings, session=None) -> dict:
     if token:
         session.headers["Authorization"] = f"Bearer {token}"
     calls = [
-        ("POST", "/prediction", {"json": prediction_request(settings)}),
+        ("POST", "/prediction", prediction_request(settings)),
         ("GET", "/scoring", {}),
         ("GET", "/summarystats", {}),
         ("GET", "/diagnostics", {}),

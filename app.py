@@ -229,7 +229,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
         from reporting import read_risk_list
 
         top = request.args.get("top", "20")
-        if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
+        if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
             abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
         try:
             frame = read_risk_list(settings, int(top))

@@ -194,7 +194,7 @@ def prune_versions(deployment_folder: Path, keep: int) -> list[int]:
     except NoDeployment:
         return []
     numbers = [n for n in version_dirs(deployment_folder) if n != current]
-    doomed = numbers[: max(0, len(numbers) - max(keep - 1, 1))]
+    doomed = numbers[: max(0, len(numbers) - (keep - 1))]  # the current one counts in keep
     for number in doomed:
         shutil.rmtree(version_dirs(deployment_folder)[number], ignore_errors=True)
     return doomed

@@ -46,7 +46,8 @@ def quick_paths(config_path: str) -> dict[str, str]:
 
     with open(config_path, encoding="utf-8") as handle:
         raw = json.load(handle)
-    root = os.path.dirname(os.path.abspath(config_path))
+    # As pipeline.config does: the config file's real location (links resolved) is the root.
+    root = os.path.dirname(os.path.realpath(os.path.expanduser(config_path)))
     return {key: os.path.join(root, os.path.expanduser(raw[key]))
             for key in ("input_folder_path", "output_folder_path", "prod_deployment_path")}
 

@@ -90,7 +90,10 @@ def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
 
 
 def _rank(model, frame: pd.DataFrame) -> pd.DataFrame:
-    latest = frame.drop_duplicates(subset=ID, keep="last").reset_index(drop=True)
+    """The clients still with the company (latest record not exited), riskiest first."""
+    latest = frame.drop_duplicates(subset=ID, keep="last")
+    # A client whose latest record says it has left is no one to call: it is not ranked.
+    latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
     latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]
     ranked = latest.sort_values(["probability", ID], ascending=[False, True], kind="mergesort")
     ranked = ranked.reset_index(drop=True)
@@ -99,7 +102,10 @@ def _rank(model, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_risk_list(settings: Settings) -> pd.DataFrame:
-    """Write riskscores.csv: corporation, probability, rank of every client, highest risk first."""
+    """Write riskscores.csv: corporation, probability, rank of every current client, riskiest first.
+
+    A current client is one whose latest record in finaldata.csv has not exited.
+    """
     ranked, version = score_clients(settings)
     frame = ranked[[ID, "probability", "rank"]]
     path = settings.model_folder / RISK_SCORES

@@ -45,6 +45,7 @@ def score_drift(new_score: float, deployed_score: float, history: list[float],
     """Decide whether new_score shows drift, by the named test."""
     note = ""
     used = test
+    min_history = max(min_history, 2)  # a spread needs two scores at least
     if test != "raw" and len(history) < min_history:
         used = "raw"
         note = (f"{test} test needs {min_history} past scores, the model has {len(history)}: "

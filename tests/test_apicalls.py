@@ -49,3 +49,16 @@ def test_apicalls_fails_when_an_endpoint_fails(redeployed, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == \
         "apicalls failed: GET /risk answered 503: no risk list yet: run reporting.py"
+
+
+def test_test_data_outside_the_project_is_sent_as_csv(redeployed, tmp_path_factory):
+    from apicalls import prediction_request
+    from pipeline.config import load_settings
+
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "testdata.csv").write_bytes(redeployed.test_file.read_bytes())
+    settings = load_settings(redeployed.config_path, test_data_path=str(outside))
+    request = prediction_request(settings)
+    assert request["headers"] == {"Content-Type": "text/csv"}
+    assert request["data"] == redeployed.test_file.read_bytes()
+    assert prediction_request(redeployed) == {"json": {"filepath": "testdata/testdata.csv"}}

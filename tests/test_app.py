@@ -250,3 +250,10 @@ def test_no_debug_and_no_traceback_on_unexpected_errors(app, monkeypatch):
     assert "secret" not in response.get_data(as_text=True)
     assert response.is_json
     assert os.environ.get("FLASK_DEBUG") in (None, "0", "")
+
+
+@pytest.mark.parametrize("top", ["0", "-1", "abc", "1.5", "²", "10001", ""])
+def test_risk_top_must_be_a_whole_number_in_range(client, top):
+    response = client.get("/risk", query_string={"top": top})
+    assert response.status_code == 400
+    assert "top must be a whole number" in response.get_json()["error"]

@@ -59,3 +59,9 @@ def test_data_drift_flags_only_the_moved_feature():
     figures = data_drift(reference, new, ["a", "b"])
     assert not figures["a"]["alert"] and figures["b"]["alert"]
     assert figures["b"]["ks_pvalue"] < 1e-6 < figures["a"]["ks_pvalue"]
+
+
+@pytest.mark.parametrize("min_history", [0, 1])
+def test_a_statistical_test_never_runs_on_a_single_score(min_history):
+    decision = score_drift(0.69, 0.70, [0.70], "parametric", min_history=min_history)
+    assert decision.used == "raw" and decision.drift

@@ -58,8 +58,10 @@ def test_risk_list_ranks_every_client_once_highest_risk_first(deployed):
     assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
     assert frame["probability"].is_monotonic_decreasing
     assert frame["probability"].between(0, 1).all()
-    assert len(frame) == final["corporation"].nunique()
-    assert set(frame["corporation"]) == set(final["corporation"])
+    latest = final.drop_duplicates("corporation", keep="last")
+    current = set(latest.loc[latest["exited"] == 0, "corporation"])
+    assert len(frame) == len(current) > 0
+    assert set(frame["corporation"]) == current
     written = read_risk_list(deployed)
     pd.testing.assert_frame_equal(written, frame.reset_index(drop=True), check_exact=False)
     pd.testing.assert_frame_equal(read_risk_list(deployed, top=5), written.head(5))
@@ -71,8 +73,8 @@ def test_risk_list_scores_the_last_record_of_a_client(deployed):
     probability = model.predict_proba(test[list(FEATURES)])[:, 1]
     risky, safe = test.iloc[int(np.argmax(probability))], test.iloc[int(np.argmin(probability))]
 
-    def row(name, record):
-        return f"{name}," + ",".join(str(record[c]) for c in FEATURES) + f",{record['exited']}\n"
+    def row(name, record, exited=0):
+        return f"{name}," + ",".join(str(record[c]) for c in FEATURES) + f",{exited}\n"
 
     # "dupe" was risky in its first record and safe in its last; "null" is a name, not a gap.
     (deployed.output_folder / "finaldata.csv").write_text(
@@ -84,6 +86,18 @@ def test_risk_list_scores_the_last_record_of_a_client(deployed):
     assert frame.loc["dupe", "probability"] == pytest.approx(probability.min())
     assert frame.loc["dupe", "probability"] < probability.max() - 0.5
     assert frame.loc["dupe", "rank"] == 3
+
+
+def test_clients_who_have_left_are_not_on_the_risk_list(deployed):
+    features = "5,900,40"
+    (deployed.output_folder / "finaldata.csv").write_text(
+        "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+        f"gone,{features},0\ngone,{features},1\n"  # left since its first record
+        f"back,{features},1\nback,{features},0\n"  # a returning client counts
+        f"stay,{features},0\n", encoding="utf-8")
+    frame = build_risk_list(deployed)
+    assert sorted(frame["corporation"]) == ["back", "stay"]
+    assert frame["rank"].tolist() == [1, 2]
 
 
 def test_risk_list_needs_a_deployed_model(settings):

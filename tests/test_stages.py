@@ -205,3 +205,11 @@ def test_old_versions_are_pruned_but_never_the_current_one(settings):
         deploy(small)
     assert sorted(version_dirs(settings.deployment_folder)) == [3, 4, 5]
     assert os.readlink(settings.deployment_folder / "current") == "versions/v0005"
+
+
+def test_keep_versions_one_keeps_only_the_current_version(settings):
+    build(settings)
+    only = settings.__class__(**{**settings.__dict__, "keep_versions": 1})
+    for _ in range(3):
+        deploy(only)
+    assert sorted(version_dirs(settings.deployment_folder)) == [3]
