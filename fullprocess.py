@@ -12,6 +12,7 @@ import os
 import sys
 
 STATE_FILE = "seenfiles.json"
+OUTPUTS_FILE = "outputs.json"  # in the model folder: the deployed model the reports describe
 LOCK_FILE = ".fullprocess.lock"
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.json")
 
@@ -41,7 +42,7 @@ def acquire_lock(folder: str):
 
 
 def quick_paths(config_path: str) -> dict[str, str]:
-    """The three folders the quick check needs, resolved as pipeline.config resolves them."""
+    """The four folders the quick check needs, resolved as pipeline.config resolves them."""
     import json
 
     with open(config_path, encoding="utf-8") as handle:
@@ -49,18 +50,21 @@ def quick_paths(config_path: str) -> dict[str, str]:
     # As pipeline.config does: the config file's real location (links resolved) is the root.
     root = os.path.dirname(os.path.realpath(os.path.expanduser(config_path)))
     return {key: os.path.join(root, os.path.expanduser(raw[key]))
-            for key in ("input_folder_path", "output_folder_path", "prod_deployment_path")}
+            for key in ("input_folder_path", "output_folder_path", "output_model_path",
+                        "prod_deployment_path")}
 
 
 def nothing_new(paths: dict[str, str]) -> bool:
-    """True when an intact model is deployed and every *.csv entry matches the last cycle.
+    """True when an intact model is deployed, the reports describe it, and every *.csv entry
+    matches the last cycle.
 
     Only names, sizes and modification times are compared; any doubt answers False, and the
     full cycle then decides with checksums (and reports a deployed model that fails its own).
     """
     import json
 
-    if not deployed_model_intact(paths["prod_deployment_path"]):
+    sha = deployed_model_sha(paths["prod_deployment_path"])
+    if sha is None or not outputs_current(paths["output_model_path"], sha):
         return False
     folder = os.path.abspath(paths["input_folder_path"])
     try:
@@ -89,8 +93,28 @@ def nothing_new(paths: dict[str, str]) -> bool:
     return names == set(seen)
 
 
+def outputs_current(model_folder: str, model_sha256: str) -> bool:
+    """True when the reports in model_folder were all refreshed for the given deployed model.
+
+    A cycle killed (or failing) between deploying and reporting leaves them describing the
+    previous model; the next cycle sees it here and refreshes them.
+    """
+    import json
+
+    try:
+        with open(os.path.join(model_folder, OUTPUTS_FILE), encoding="utf-8") as handle:
+            return json.load(handle).get("model_sha256") == model_sha256
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def deployed_model_intact(folder: str) -> bool:
-    """True when current/trainedmodel.pkl has the SHA-256 its manifest records (a few KB read)."""
+    """True when current/trainedmodel.pkl has the SHA-256 its manifest records."""
+    return deployed_model_sha(folder) is not None
+
+
+def deployed_model_sha(folder: str) -> str | None:
+    """The SHA-256 of current/trainedmodel.pkl when it matches its manifest (a few KB read)."""
     import json
 
     try:  # the built-in SHA-256 imports in microseconds; hashlib loads OpenSSL (about 4 ms)
@@ -106,9 +130,9 @@ def deployed_model_intact(folder: str) -> bool:
         with open(os.path.join(current, "manifest.json"), encoding="utf-8") as handle:
             expected = json.load(handle)["model_sha256"]
         with open(os.path.join(current, "trainedmodel.pkl"), "rb") as handle:
-            return sha256(handle.read()).hexdigest() == expected
+            return expected if sha256(handle.read()).hexdigest() == expected else None
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return None
 
 
 def _quick_args(argv: list[str]) -> tuple[str, bool] | None:

@@ -311,12 +311,21 @@ def merge_results(files: list[FileResult]) -> pd.DataFrame:
     return merge_with_hashes(files)[0]
 
 
+def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
+    """The accepted rows of every file in order, with _file, the file's position; or None."""
+    used = [(i, r.frame) for i, r in enumerate(files) if r.frame is not None]
+    if not used:
+        return None
+    merged = pd.concat([frame for _, frame in used], ignore_index=True)
+    merged["_file"] = np.repeat([i for i, _ in used], [len(frame) for _, frame in used])
+    return merged
+
+
 def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | None]:
     """merge_results, and the two row hashes (pipeline.rowhash) of each row it keeps."""
-    frames = [r.frame.assign(_file=i) for i, r in enumerate(files) if r.frame is not None]
-    if not frames:
+    merged = tagged_rows(files)
+    if merged is None:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None
-    merged = pd.concat(frames, ignore_index=True)
     known = [r.hashes for r in files if r.frame is not None]
     precomputed = None if any(h is None for h in known) else (
         np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))

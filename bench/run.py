@@ -115,10 +115,49 @@ def run(*args: str, cwd: Path = PROJECT, env: dict | None = None) -> str:
     return proc.stdout
 
 
+def tree_rss_mib(root: int) -> float:
+    """The resident memory of a process and all its descendants now (MiB)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
+                int(entry.name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(status.split("VmRSS:", 1)[1].split()[0])
+        except (OSError, IndexError):
+            pass
+        stack.extend(children.get(pid, []))
+    return total / 1024
+
+
 def cycle_stages(config: Path) -> dict:
-    """One instrumented cycle (bench.cycle_stages): stage seconds, total, peak memory."""
-    out = run(PY, "-m", "bench.cycle_stages", "--config", str(config), "--no-api")
-    return json.loads(out.strip().splitlines()[-1])
+    """One instrumented cycle (bench.cycle_stages): stage seconds, total, peak memory.
+
+    tree_peak_mb is the largest sum of the resident memory of the cycle and its children,
+    sampled every 0.2 s.
+    """
+    proc = subprocess.Popen([PY, "-m", "bench.cycle_stages", "--config", str(config),
+                             "--no-api"], cwd=PROJECT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RISK_LOG_LEVEL": "WARNING"})
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mib(proc.pid))
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"cycle on {config} failed:\n{out}\n{err}")
+    figures = json.loads(out.strip().splitlines()[-1])
+    figures["tree_peak_mb"] = round(peak, 1)
+    return figures
 
 
 # Targets -------------------------------------------------------------------------------------

@@ -5,17 +5,20 @@ Kept apart from fullprocess.py so that a cycle with nothing new never imports it
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
 
 from deployment import DeploymentError, deploy
+from fullprocess import OUTPUTS_FILE
 from ingestion import run_ingestion, summarize
 from pipeline.config import Settings
 from pipeline.deployed import SAMPLE_FILE, Deployed
 from pipeline.drift import data_drift, score_drift
 from pipeline.errors import CycleError
-from pipeline.history import History
+from pipeline.files import atomic_write_text
+from pipeline.history import History, utc_now
 from pipeline.modelfile import ModelIntegrityError
 from pipeline.schema import FEATURES
 from scoring import record_score, run_scoring, score_model
@@ -78,7 +81,20 @@ def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> l
         except Exception as exc:  # a report that fails must not undo a good deployment
             logger.exception("%s failed after deploying version %d", name, deployed.version)
             problems.append(f"{name} failed: {exc}")
+    if not problems:  # only now do the reports describe this model; see outputs_current
+        atomic_write_text(settings.model_folder / OUTPUTS_FILE, json.dumps(
+            {"version": deployed.version, "model_sha256": deployed.manifest["model_sha256"],
+             "refreshed_at": utc_now(), "api_called": call_api}, indent=1) + "\n")
     return problems
+
+
+def refresh_only(settings: Settings, deployed: Deployed, *, call_api: bool) -> str:
+    """Refresh the reports of the deployed version (after a cycle died before writing them)."""
+    problems = refresh_outputs(settings, deployed, call_api)
+    summary = f"reports refreshed for deployed version {deployed.version}"
+    if problems:
+        raise CycleError(f"{summary}, but {'; '.join(problems)}", handled=True)
+    return summary
 
 
 def call_api_endpoints(settings: Settings, version: int) -> None:
@@ -146,8 +162,7 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     names = {entry.name for entry in changes.new}
     logger.info("decision: new or changed files: %s%s", ", ".join(sorted(names)) or "none",
                 f"; vanished: {', '.join(changes.vanished)}" if changes.vanished else "")
-    result = _ingest(settings, history, run_id)
-    rows = new_rows(result, names)
+    rows = new_rows(_ingest(settings, history, run_id), names)  # every file's frame dropped
     if rows.empty:
         logger.info("decision: no usable new rows: nothing to check")
         return "no usable new rows: nothing to check"
@@ -178,6 +193,7 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     data_alert = _record_data_drift(settings, deployed, rows, history, run_id)
     if decision.drift or (data_alert and settings.raw.get("data_drift_decides", False)):
         reason = "score drift" if decision.drift else "data drift"
+        del rows, model  # at scale, memory the retraining and the reports need
         return f"{reason}: " + _redeploy(settings, history, run_id, call_api)
     return (f"no drift (F1 {decision.new_score:.4f} on {len(rows)} new rows, "
             f"threshold {decision.threshold:.4f}): version {deployed.version} stays")

@@ -110,8 +110,7 @@ def new_files(settings: Settings, state: dict) -> list | None:
 
 
 def _integral(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """frame with the features as int64, or None when a value is not a whole number."""
-    frame = frame.copy()
+    """frame (changed in place) with the features as int64, or None when one is not whole."""
     for col in FEATURES:
         values = frame[col].to_numpy(dtype=float)
         if len(values) and not (np.all(np.mod(values, 1) == 0) and values.max() < 2**53):
@@ -151,8 +150,7 @@ def ingest_new_files(settings: Settings):
     out = settings.output_folder
     results = [ingestion._refuse_file(e.path, e.refused) if e.refused
                else ingestion.read_input_file(e.path) for e in added]
-    frames = [r.frame.assign(_file=i) for i, r in enumerate(results) if r.frame is not None]
-    batch = pd.concat(frames, ignore_index=True) if frames else None
+    batch = ingestion.tagged_rows(results)
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:

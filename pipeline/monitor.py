@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fullprocess import STATE_FILE, acquire_lock, deployed_model_intact
+from fullprocess import STATE_FILE, acquire_lock, deployed_model_intact, outputs_current
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.errors import CycleError
@@ -111,8 +111,16 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
         _check_deployed_model(settings, deployed)
         if changes.seen != before:  # touched but unchanged files: remember their new times
             save_state(settings, changes.seen)
-        logger.info("decision: nothing new in %s", settings.input_folder)
-        return f"nothing new in {settings.input_folder} ({time.perf_counter() - started:.3f} s)"
+        if outputs_current(str(settings.model_folder), deployed.manifest["model_sha256"]):
+            logger.info("decision: nothing new in %s", settings.input_folder)
+            elapsed = time.perf_counter() - started
+            return f"nothing new in {settings.input_folder} ({elapsed:.3f} s)"
+        from pipeline import cycle
+
+        logger.info("decision: the reports do not describe deployed version %d: refreshing them",
+                    deployed.version)
+        summary = cycle.refresh_only(settings, deployed, call_api=call_api)
+        return f"{summary} ({time.perf_counter() - started:.1f} s)"
 
     from pipeline import cycle  # the heavy part: pandas, scikit-learn, reports
 

@@ -198,6 +198,9 @@ def test_a_damaged_deployed_model_is_refused_reported_and_rolled_back(
     assert assert_consistent(settings.deployment_folder).version == 1
     answer = client.post("/prediction", json={"records": [ONE]})
     assert answer.status_code == 200 and answer.get_json()["model_version"] == 1
+    # The next cycle brings the reports to version 1, and the one after is quiet again.
+    assert "reports refreshed for deployed version 1" in cycle(project, "config.json",
+                                                               "--no-api").stdout
     assert "nothing new" in cycle(project, "config.json", "--no-api").stdout
 
 

@@ -255,3 +255,34 @@ def test_course_data_practice_then_production(tmp_path):
     # version 1 stays. With 5 test rows the yardstick is too coarse to see anything else.
     assert out.startswith("no drift (F1 0.6429 on 26 new rows, threshold 0.3333)")
     assert assert_consistent(tmp_path / "production_deployment").version == 1
+
+
+def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkeypatch):
+    import reporting
+    from deployment import rollback
+    from pipeline.errors import CycleError
+
+    practice, production = (load_settings(cycle_project / name)
+                            for name in ("config.practice.json", "config.json"))
+    run_cycle(practice, call_api=False)
+    assert run_cycle(production, call_api=False).startswith("score drift")
+    assert _quick(production)
+    # As if a cycle had deployed version 1 again and died before reporting: the reports
+    # describe version 2 while version 1 serves.
+    rollback(production)
+    assert not _quick(production)
+
+    def broken(settings):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reporting, "build_report", broken)
+    with pytest.raises(CycleError, match="report failed: disk full"):
+        run_cycle(production, call_api=False)
+    assert not _quick(production)  # still behind: the next cycle tries again
+    monkeypatch.undo()
+    assert run_cycle(production, call_api=False).startswith(
+        "reports refreshed for deployed version 1")
+    assert b"/Subject (model version 1)" in (production.model_folder / "report.pdf").read_bytes()
+    marker = json.loads((production.model_folder / "outputs.json").read_text())
+    assert marker["version"] == 1
+    assert _quick(production)
