@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         record = run_training(settings)
     except (ConfigError, FileNotFoundError, ValueError, OSError, ConvergenceWarning) as exc:
-        print(f"training failed: {exc}", file=sys.stderr)
+        print(f"training failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     print(f"trained on {record['rows']} rows -> {settings.model_folder / record['model_file']} "
           f"(sha256 {record['model_sha256'][:12]})")

@@ -9,6 +9,7 @@ import json
 import logging
 
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from deployment import DeploymentError, deploy
 from fullprocess import OUTPUTS_FILE
@@ -20,17 +21,19 @@ from pipeline.errors import CycleError
 from pipeline.files import atomic_write_text
 from pipeline.history import History, utc_now
 from pipeline.modelfile import ModelIntegrityError
-from pipeline.schema import FEATURES
-from scoring import record_score, run_scoring, score_model
+from pipeline.schema import FEATURES, TARGET
+from scoring import read_labelled_data, record_score, run_scoring, score_model
 from training import run_training
 
 logger = logging.getLogger("fullprocess")
 
 MIN_HISTORY = 5
+MIN_DRIFT_ROWS = 20
 
 
 def _fail(message: str, exc: BaseException):
-    raise CycleError(f"{message}: {exc}") from exc
+    detail = " ".join(str(exc).split())  # one line: some library messages span a paragraph
+    raise CycleError(f"{message}: {detail[:300]}") from exc
 
 
 def _ingest(settings: Settings, history: History, run_id: int):
@@ -41,18 +44,33 @@ def _ingest(settings: Settings, history: History, run_id: int):
     return result
 
 
-def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool) -> str:
-    """Train, score and deploy a new version, then refresh diagnostics, reports and API answers."""
+def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
+              deployed: Deployed | None = None) -> str:
+    """Train, score and deploy a new version, then refresh diagnostics, reports and API answers.
+
+    With a model deployed, the new one must score at least as well on the test data as the
+    deployed one does now, or it is not deployed (unless ``deploy_if_worse`` is set).
+    """
     try:
         run_training(settings)
         scores = run_scoring(settings)
-        deployed = deploy(settings, run_id)
-    except (ValueError, OSError, ModelIntegrityError, DeploymentError) as exc:
+        if deployed is not None and not settings.raw.get("deploy_if_worse", False):
+            current = score_model(deployed.load_model(), read_labelled_data(settings.test_file))
+            history.record_metrics(run_id, "fullprocess", {"retrained_f1": scores["f1"],
+                                                           "deployed_f1_now": current["f1"]})
+            if scores["f1"] < current["f1"]:
+                logger.warning("decision: the retrained model scores F1 %.4f on the test data, "
+                               "below the deployed version %d (%.4f): not deployed",
+                               scores["f1"], deployed.version, current["f1"])
+                return (f"retrained model not deployed: F1 {scores['f1']:.4f} on the test data, "
+                        f"below {current['f1']:.4f} of version {deployed.version}, which stays")
+        new = deploy(settings, run_id)
+    except (ValueError, OSError, ModelIntegrityError, DeploymentError, ConvergenceWarning) as exc:
         _fail("re-deployment failed, production unchanged", exc)
-    logger.info("decision: deployed version %d (F1 %.4f on the test data)", deployed.version,
+    logger.info("decision: deployed version %d (F1 %.4f on the test data)", new.version,
                 scores["f1"])
-    problems = refresh_outputs(settings, deployed, call_api)
-    summary = f"deployed version {deployed.version} (F1 {scores['f1']:.4f})"
+    problems = refresh_outputs(settings, new, call_api)
+    summary = f"deployed version {new.version} (F1 {scores['f1']:.4f})"
     if problems:
         raise CycleError(f"{summary}, but {'; '.join(problems)}", handled=True)
     return summary
@@ -171,6 +189,16 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     except ModelIntegrityError as exc:
         logger.error("decision: the deployed model is unusable (%s): re-deploying", exc)
         return "deployed model unusable: " + _redeploy(settings, history, run_id, call_api)
+    exits = int(rows[TARGET].sum())
+    min_rows = int(settings.raw.get("min_drift_rows", MIN_DRIFT_ROWS))
+    if len(rows) < min_rows or exits == 0:
+        # F1 on a handful of rows, or on rows where nobody left, says nothing about drift.
+        logger.info("decision: too little labelled data to test drift: %d new rows, %d exits "
+                    "(the test needs %d rows and one exit)", len(rows), exits, min_rows)
+        history.record_metrics(run_id, "drift", {"new_rows": len(rows), "new_exits": exits,
+                                                 "tested": 0})
+        return (f"too little new data to test drift ({len(rows)} rows, {exits} exits): "
+                f"version {deployed.version} stays")
     scores = score_model(model, rows)
     sha = deployed.manifest["model_sha256"]
     past = [r["f1"] for r in history.query(
@@ -194,7 +222,7 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     if decision.drift or (data_alert and settings.raw.get("data_drift_decides", False)):
         reason = "score drift" if decision.drift else "data drift"
         del rows, model  # at scale, memory the retraining and the reports need
-        return f"{reason}: " + _redeploy(settings, history, run_id, call_api)
+        return f"{reason}: " + _redeploy(settings, history, run_id, call_api, deployed)
     return (f"no drift (F1 {decision.new_score:.4f} on {len(rows)} new rows, "
             f"threshold {decision.threshold:.4f}): version {deployed.version} stays")
 

@@ -286,3 +286,46 @@ def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkey
     marker = json.loads((production.model_folder / "outputs.json").read_text())
     assert marker["version"] == 1
     assert _quick(production)
+
+
+@pytest.mark.parametrize("rows, exits", [(30, 0), (10, 5)])
+def test_too_little_labelled_data_is_not_judged(production, datasets, rows, exits):
+    batch = datasets["testdata/testdata.csv"].head(rows).copy()
+    batch["exited"] = [1] * exits + [0] * (rows - exits)
+    batch.to_csv(production.input_folder / "small.csv", index=False)
+    summary = run_cycle(production, call_api=False)
+    assert summary.startswith(f"too little new data to test drift ({rows} rows, {exits} exits)")
+    assert current_deployment(production.deployment_folder).version == 1
+    assert _quick(production)
+
+
+@pytest.mark.parametrize("deploy_if_worse, version", [(False, 1), (True, 2)])
+def test_a_retrained_model_worse_on_the_test_data_is_not_deployed(cycle_project, datasets,
+                                                                   deploy_if_worse, version):
+    write_config(cycle_project, "config.json", **CONFIG, **QUIET,
+                 deploy_if_worse=deploy_if_worse)
+    settings = _settings(cycle_project)
+    run_cycle(settings, call_api=False)
+    # A large batch whose labels contradict the test data: the deployed model scores badly
+    # on it (drift), and a model retrained with it scores worse on the test data.
+    flipped = datasets["sourcedata/dataset3.csv"].copy()
+    flipped["corporation"] = "x" + flipped["corporation"].str[1:]
+    flipped["exited"] = 1 - flipped["exited"]
+    pd.concat([flipped] * 3).to_csv(settings.input_folder / "flipped.csv", index=False)
+    summary = run_cycle(settings, call_api=False)
+    assert summary.startswith("score drift: ")
+    assert current_deployment(settings.deployment_folder).version == version
+    if not deploy_if_worse:
+        assert "retrained model not deployed" in summary
+        assert deployed_f1_on_test(cycle_project) == pytest.approx(
+            float((cycle_project / "production_deployment/latestscore.txt").read_text()))
+
+
+@pytest.mark.slow
+def test_a_model_that_does_not_converge_fails_the_cycle_in_one_line(cycle_project):
+    write_config(cycle_project, "config.json", **CONFIG, **QUIET, model={"max_iter": 1})
+    proc = cycle(cycle_project, "config.json", "--no-api", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "re-deployment failed, production unchanged" in proc.stderr
+    assert not (cycle_project / "production_deployment/current").exists()
