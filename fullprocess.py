@@ -87,7 +87,8 @@ def nothing_new(paths: dict[str, str]) -> bool:
                 return False
         else:
             stat = entry.stat(follow_symlinks=False)
-            if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns:
+            if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns \
+                    or record.get("retry"):
                 return False
         names.add(entry.name)
     return names == set(seen)

@@ -73,13 +73,15 @@ def find_changes(settings: Settings, seen: dict[str, dict]) -> Changes:
         record = {"size": entry.size, "mtime_ns": entry.mtime_ns}
         if entry.refused:
             record["refused"] = entry.refused
-        elif before.get("size") == entry.size and before.get("mtime_ns") == entry.mtime_ns:
+        elif before.get("size") == entry.size and before.get("mtime_ns") == entry.mtime_ns \
+                and not before.get("retry"):
             record["sha256"] = before.get("sha256")
         else:
             try:
                 record["sha256"] = sha256_file(entry.path)
             except OSError as exc:
-                record["refused"] = f"unreadable: {exc.strerror or exc}"
+                # Try again next cycle: permissions can be fixed without touching the file.
+                record.update(refused=f"unreadable: {exc.strerror or exc}", retry=True)
         if not before or (not entry.refused and before.get("sha256") != record.get("sha256")):
             changes.new.append(entry)
         changes.seen[entry.name] = record

@@ -329,3 +329,36 @@ def test_a_model_that_does_not_converge_fails_the_cycle_in_one_line(cycle_projec
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "re-deployment failed, production unchanged" in proc.stderr
     assert not (cycle_project / "production_deployment/current").exists()
+
+
+def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, monkeypatch):
+    import pipeline.monitor
+
+    path = production.input_folder / "late.csv"
+    datasets["testdata/testdata.csv"].head(100).to_csv(path, index=False)
+    real = pipeline.monitor.sha256_file
+
+    def denied(target, *args, **kwargs):
+        if str(target) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real(target, *args, **kwargs)
+
+    real_read = type(path).read_bytes
+
+    def denied_read(target):
+        if str(target) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_read(target)
+
+    monkeypatch.setattr(pipeline.monitor, "sha256_file", denied)
+    monkeypatch.setattr(type(path), "read_bytes", denied_read)
+    run_cycle(production, call_api=False)
+    assert "late.csv" not in (production.output_folder / "ingestedfiles.txt").read_text()
+    assert not _quick(production)  # the quick check leaves it to the full cycle to retry
+    monkeypatch.undo()  # permissions fixed; size and time unchanged
+    assert "nothing new" not in run_cycle(production, call_api=False)
+    checked = History(production.history_db).query(
+        "SELECT data FROM scores WHERE purpose = 'drift'")
+    assert {"data": "late.csv"} in checked
+    assert "late.csv" in (production.output_folder / "ingestedfiles.txt").read_text()
+    assert _quick(production)
