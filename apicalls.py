@@ -7,12 +7,11 @@ the server cannot be reached or an endpoint fails.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from pipeline.cli import base_parser, setup_logging
-from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.config import ConfigError, Settings, api_token, load_settings
 from pipeline.files import atomic_write_text
 from pipeline.history import utc_now
 
@@ -42,7 +41,7 @@ def call_endpoints(base_url: str, settings: Settings, session=None) -> dict:
     import requests
 
     session = session or requests.Session()
-    token = os.environ.get("RISK_API_TOKEN")
+    token = api_token(settings)
     if token:
         session.headers["Authorization"] = f"Bearer {token}"
     calls = [

@@ -17,7 +17,7 @@ from pathlib import Path
 from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from pipeline.config import Settings, load_settings
+from pipeline.config import Settings, api_token, load_settings
 from pipeline.deployed import CURRENT, NoDeployment, current_deployment
 from pipeline.fastpredict import LinearScorer, plain_rows
 from pipeline.modelfile import ModelIntegrityError
@@ -27,7 +27,6 @@ from pipeline.schema import FEATURES
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "RISK_API_TOKEN"
 MAX_TOP = 10_000
 
 
@@ -117,7 +116,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app.extensions["risk"] = {"settings": settings}
     models = ModelHolder(settings.deployment_folder)
     cache = FileCache()
-    token = os.environ.get(TOKEN_ENV) or None
+    token = api_token(settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

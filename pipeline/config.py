@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,9 @@ REQUIRED_KEYS = (
 )
 
 DEFAULT_MODEL = {"C": 1.0, "max_iter": 1000, "class_weight": None, "random_state": 0}
+
+
+TOKEN_ENV = "RISK_API_TOKEN"
 
 
 class ConfigError(ValueError):
@@ -40,6 +44,7 @@ class Settings:
     model: dict = field(default_factory=lambda: dict(DEFAULT_MODEL))
     drift_test: str = "raw"
     api_url: str = "http://127.0.0.1:8000"
+    api_token_file: Path | None = None
     keep_versions: int = 20
     max_body_bytes: int = 32 * 1024 * 1024
     raw: dict = field(default_factory=dict)
@@ -109,7 +114,29 @@ def load_settings(config_path: str | Path | None = None, **overrides) -> Setting
         model=model,
         drift_test=drift_test,
         api_url=str(raw.get("api_url", "http://127.0.0.1:8000")).rstrip("/"),
+        api_token_file=_resolve(root, raw["api_token_file"]) if raw.get("api_token_file")
+        else None,
         keep_versions=_positive_int(raw, "keep_versions", 20, path),
         max_body_bytes=_positive_int(raw, "max_body_bytes", 32 * 1024 * 1024, path),
         raw=raw,
     )
+
+
+def api_token(settings: Settings) -> str | None:
+    """The API's bearer token: $RISK_API_TOKEN, else the first line of api_token_file, else None.
+
+    The file lets cron's cycle and the server share a token without putting it in a crontab.
+    """
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return token
+    if settings.api_token_file is None:
+        return None
+    try:
+        lines = settings.api_token_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read api_token_file {settings.api_token_file}: "
+                          f"{exc.strerror or exc}") from None
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"api_token_file {settings.api_token_file} is empty")
+    return lines[0].strip()

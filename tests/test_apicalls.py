@@ -62,3 +62,22 @@ def test_test_data_outside_the_project_is_sent_as_csv(redeployed, tmp_path_facto
     assert request["headers"] == {"Content-Type": "text/csv"}
     assert request["data"] == redeployed.test_file.read_bytes()
     assert prediction_request(redeployed) == {"json": {"filepath": "testdata/testdata.csv"}}
+
+
+@pytest.mark.slow
+def test_a_token_file_is_shared_by_the_server_and_its_clients(redeployed, tmp_path, monkeypatch):
+    monkeypatch.delenv("RISK_API_TOKEN", raising=False)
+    (redeployed.root / "api.token").write_text("f00d\n")
+    config = json.loads(redeployed.config_path.read_text())
+    redeployed.config_path.write_text(json.dumps({**config, "api_token_file": "api.token"}))
+    build_risk_list(redeployed)
+    import requests
+
+    with running_server(redeployed.config_path) as url:
+        assert requests.get(url + "/scoring", timeout=10).status_code == 401
+        ok = requests.get(url + "/scoring", headers={"Authorization": "Bearer f00d"},
+                          timeout=10)
+        assert ok.status_code == 200
+        proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
+                          cwd=tmp_path)
+    assert "called 6 endpoints" in proc.stdout

@@ -182,3 +182,21 @@ def test_bad_optional_values_are_config_errors(tmp_path, key, value):
     path.write_text(json.dumps({**{k: "x" for k in REQUIRED_KEYS}, key: value}))
     with pytest.raises(ConfigError, match=key):
         load_settings(path)
+
+
+def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkeypatch):
+    from pipeline.config import api_token
+
+    monkeypatch.delenv("RISK_API_TOKEN", raising=False)
+    (tmp_path / "secret").write_text("abc123\nignored\n")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**{k: "x" for k in REQUIRED_KEYS}, "api_token_file": "secret"}))
+    assert api_token(load_settings(path)) == "abc123"
+    monkeypatch.setenv("RISK_API_TOKEN", "fromenv")
+    assert api_token(load_settings(path)) == "fromenv"
+    monkeypatch.delenv("RISK_API_TOKEN")
+    (tmp_path / "secret").write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        api_token(load_settings(path))
+    path.write_text(json.dumps({k: "x" for k in REQUIRED_KEYS}))
+    assert api_token(load_settings(path)) is None
