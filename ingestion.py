@@ -396,10 +396,13 @@ def write_outputs(result: IngestResult, output_folder: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=REJECT_COLUMNS)
         writer.writeheader()
         writer.writerows(result.rejects)
-    if result.data.empty:
-        return
+    # With no usable data the outputs say so (a header and no rows) rather than keep describing
+    # files that are no longer there or no longer usable.
     with atomic_open(output_folder / FINAL_DATA, "wb") as handle:
-        fastcsv.write_frame(result.data, handle)
+        if result.data.empty:
+            handle.write((",".join(COLUMNS) + "\n").encode("utf-8"))
+        else:
+            fastcsv.write_frame(result.data, handle)
     lines = [ingested_line(r) for r in result.files if r.usable]
     with atomic_open(output_folder / INGESTED_FILES, "w", encoding="utf-8") as handle:
         handle.write("".join(line + "\n" for line in lines))

@@ -180,7 +180,13 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     names = {entry.name for entry in changes.new}
     logger.info("decision: new or changed files: %s%s", ", ".join(sorted(names)) or "none",
                 f"; vanished: {', '.join(changes.vanished)}" if changes.vanished else "")
-    rows = new_rows(_ingest(settings, history, run_id), names)  # every file's frame dropped
+    result = _ingest(settings, history, run_id)
+    if not result.rows_kept:
+        raise CycleError(f"no usable data left in {settings.input_folder}: every file was set "
+                         f"aside (see {settings.output_folder / 'rejected.csv'}); version "
+                         f"{deployed.version} stays", handled=True)
+    rows = new_rows(result, names)  # every file's frame dropped
+    del result
     if rows.empty:
         logger.info("decision: no usable new rows: nothing to check")
         return "no usable new rows: nothing to check"

@@ -362,3 +362,16 @@ def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, 
     assert {"data": "late.csv"} in checked
     assert "late.csv" in (production.output_folder / "ingestedfiles.txt").read_text()
     assert _quick(production)
+
+
+def test_when_every_file_becomes_unusable_the_cycle_fails_and_says_so(production):
+    from pipeline.errors import CycleError
+
+    for path in production.input_folder.glob("*.csv"):
+        path.write_text(path.read_text().replace(",", ";"))
+    with pytest.raises(CycleError, match="no usable data left"):
+        run_cycle(production, call_api=False)
+    final = (production.output_folder / "finaldata.csv").read_text()
+    assert final == "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+    assert (production.output_folder / "ingestedfiles.txt").read_text() == ""
+    assert current_deployment(production.deployment_folder).version == 1
