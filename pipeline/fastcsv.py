@@ -37,6 +37,9 @@ def plain_body(data: bytes) -> bytes | None:
         return None
     if b"\n\n" in body or b"\n\r\n" in body or body.count(b"\r") != body.count(b"\r\n"):
         return None  # blank lines or lone carriage returns: line numbers need the general parser
+    if body.startswith((b",", b" ", b"\t")) or b"\n," in body or b"\n " in body \
+            or b"\n\t" in body:
+        return None  # a line of only commas or spaces is blank to the general parser, no record
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:

@@ -565,3 +565,18 @@ def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch):
     assert after["ingestedfiles.txt"] == before["ingestedfiles.txt"]
     assert not [name for name in after if name.startswith(".")]
     assert read_outputs(settings).run["status"] == "failed"
+
+
+@pytest.mark.parametrize("blank", [",,,,", " , , , , ", "   ", "\t"])
+def test_a_line_of_only_commas_or_spaces_is_blank_not_a_bad_record(tmp_path, blank):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    body = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+    body += "abcd,1,2,3,0\n" + blank + "\nefgh,4,5,6,1\n" + blank + "\n"
+    (folder / "excel.csv").write_text(body)
+    from ingestion import ingest_folder
+
+    result = ingest_folder(folder)
+    assert result.rejects == []
+    assert list(result.data["corporation"]) == ["abcd", "efgh"]
+    assert result.files[0].rows_read == 2
