@@ -20,10 +20,11 @@ def model():
     return train_model(bulk_records(3000, seed=7))
 
 
-def test_scorer_agrees_with_predict_proba_and_predict(model):
+@pytest.mark.parametrize("count", [3, FAST_ROWS + 1, 5000])
+def test_scorer_agrees_with_predict_proba_and_predict(model, count):
     rng = np.random.default_rng(0)
-    rows = np.column_stack([rng.integers(0, 3000, 500), rng.integers(0, 40000, 500),
-                            rng.integers(1, 5000, 500)]).astype(float)
+    rows = np.column_stack([rng.integers(0, 3000, count), rng.integers(0, 40000, count),
+                            rng.integers(1, 5000, count)]).astype(float)
     rows = np.vstack([rows, [[0, 0, 0], [1e9, 0, 0], [0, 1e9, 1e9]]])
     frame = pd.DataFrame(rows, columns=list(FEATURES))
     predictions, probabilities = LinearScorer.from_pipeline(model).score(rows.tolist())
@@ -56,7 +57,7 @@ ROW = {"lastmonth_activity": 1, "lastyear_activity": 2.5, "number_of_employees":
     ({"records": [dict(ROW, lastmonth_activity=10**400)]}, None),
     ({"records": [{"lastmonth_activity": 1}]}, None),
     ({"records": []}, None),
-    ({"records": [ROW] * (FAST_ROWS + 1)}, None),
+    ({"records": [ROW] * (FAST_ROWS + 1)}, [[1.0, 2.5, 3.0]] * (FAST_ROWS + 1)),
     ({"records": [ROW], "filepath": "x.csv"}, None),
     ({"filepath": "testdata/testdata.csv"}, None),
     ([ROW], None),
