@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+from scipy.special import expit
+
 from pipeline.schema import FEATURES
 
 FAST_ROWS = 64  # past this many rows, the arithmetic is done with numpy arrays
@@ -60,9 +63,6 @@ class LinearScorer:
         return predictions, probabilities
 
     def _score_many(self, rows: Sequence[Sequence[float]]) -> tuple[list[int], list[float]]:
-        import numpy as np
-        from scipy.special import expit
-
         z = np.asarray(rows, dtype=float) @ np.asarray(self.weights) + self.offset
         return (z > 0).astype(int).tolist(), expit(z).tolist()
 
