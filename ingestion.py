@@ -165,7 +165,10 @@ def parse_plain_bytes(data: bytes, name: str, columns: tuple[str, ...] = COLUMNS
     table = fastcsv.read_columns(body, width, index)
     if table is None or table.num_rows == 0:
         return None
-    frame, rejects = fastcsv.validate_table(table, columns, name, validate_records)
+    try:
+        frame, rejects = fastcsv.validate_table(table, columns, name, validate_records)
+    except fastcsv.NotPlain:
+        return None
     return frame, rejects, table.num_rows, note
 
 

@@ -30,6 +30,10 @@ Validate = Callable[[list[list[str]], list[int], str, tuple[str, ...]],
                     tuple[pd.DataFrame, list[dict]]]
 
 
+class NotPlain(ValueError):
+    """The file needs the general parser after all."""
+
+
 def plain_body(data: bytes) -> bytes | None:
     """The bytes after a UTF-8 byte-order mark when the file is plain, else None."""
     body = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
@@ -110,7 +114,11 @@ def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validat
     other = np.flatnonzero(~plain_np)
     lines = (other + first_line).tolist()
     texts = [table.column(i).take(other).to_pylist() for i in range(len(columns))]
-    accepted, rejects = validate([list(r) for r in zip(*texts, strict=True)], lines, name,
+    rows_other = [list(r) for r in zip(*texts, strict=True)]
+    if any(not any(cell.strip() for cell in row) for row in rows_other):
+        # Perhaps a blank line to the general parser (its other columns unseen here): let it say.
+        raise NotPlain("a row with no value in any column")
+    accepted, rejects = validate(rows_other, lines, name,
                                  columns)
     rejected_lines = {r["line"] for r in rejects}
     kept_lines = np.array([line for line in lines if line not in rejected_lines], dtype=np.int64)

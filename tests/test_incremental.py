@@ -102,3 +102,12 @@ def test_many_appends_keep_the_index_small_and_exact(project, tmp_path):
     state = incremental._load(project)
     assert len(state["segments"]) <= 6
     assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+
+
+def test_a_line_of_blank_cells_is_blank_in_a_plain_file_too(project):
+    # Vertical tabs are whitespace to str.strip: the general parser sees a blank line.
+    rows = ["acme,10,120,50,0", "\x0b,\x0b,\x0b,\x0b,\x0b", "bolt,3,40,12,1"]
+    (project.input_folder / "a.csv").write_bytes(csv_bytes(rows))
+    result = run_ingestion(project)
+    assert (result.rows_kept, result.rejects) == (2, [])
+    assert result.files[0].rows_read == 2
