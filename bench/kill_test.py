@@ -7,7 +7,8 @@ project's code and the file operations that publish results), then run again fro
 starting state once per kill point, each time killed with SIGKILL on entering its checkpoint.
 After every kill: the current version's model, score and record belong together and the model's
 SHA-256 matches its manifest; then a normal cycle must complete (exit 0) and leave version >= 2
-whose recorded F1 is the deployed model's F1 on the test data.
+whose recorded F1 is the deployed model's F1 on the test data, with the reports (outputs.json)
+describing that model.
 
     python bench/kill_test.py                  # 24 points spread over the whole cycle (~4 min)
     python bench/kill_test.py --points 6       # the short version the test suite runs
@@ -86,6 +87,17 @@ def check_consistent(folder: Path) -> int:
     return int(manifest["version"])
 
 
+def reports_follow(folder: Path) -> bool:
+    """The reports (outputs.json in the model folder) describe the deployed model."""
+    try:
+        outputs = json.loads((folder / "models" / "outputs.json").read_text(encoding="utf-8"))
+        current = (folder / "production_deployment" / "current" / "manifest.json").read_text(
+            encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    return outputs.get("model_sha256") == json.loads(current)["model_sha256"]
+
+
 def deployed_f1_matches(folder: Path) -> bool:
     """The recorded F1 of the deployed version is its model's F1 on the test data."""
     import pandas as pd
@@ -145,8 +157,10 @@ def run(points: int, workdir: Path) -> dict:
             result["next_cycle"] = after.stdout.strip()
             result["version_after_next"] = check_consistent(folder)
             result["f1_matches"] = deployed_f1_matches(folder)
+            result["reports_follow"] = reports_follow(folder)
             result["ok"] = bool(result["killed"] and after.returncode == 0
-                                and result["version_after_next"] >= 2 and result["f1_matches"])
+                                and result["version_after_next"] >= 2 and result["f1_matches"]
+                                and result["reports_follow"])
         except (AssertionError, OSError, ValueError, KeyError) as exc:
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         results.append(result)

@@ -131,6 +131,11 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
             summary = cycle.first_deployment(settings, call_api=call_api)
         else:
             summary = cycle.check_and_redeploy(settings, changes, deployed, call_api=call_api)
+            # A cycle killed between deploying and reporting saved no state, so this one saw
+            # its files as new and kept the version: finish its reports now, not a cycle later.
+            now = current_deployment(settings.deployment_folder)
+            if not outputs_current(str(settings.model_folder), now.manifest["model_sha256"]):
+                summary += "; " + cycle.refresh_only(settings, now, call_api=call_api)
     except CycleError as exc:
         if exc.handled:
             save_state(settings, changes.seen)
