@@ -85,6 +85,9 @@ data: venv
 
 ## bench: the benchmark suite (bench/run.py) -> bench/RESULTS.md; BENCH_QUICK=1 for small sizes
 bench: dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } || \
+		echo "wrk is not installed: the API benchmark falls back to a slower Python client"
 	$(PY) -m bench.run
 
 ## clean: remove every generated output (models, deployments, history, logs)
