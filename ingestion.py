@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import logging
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,18 @@ import pandas as pd
 from pipeline import fastcsv, rowhash
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
-from pipeline.csvlines import LineRecords
-from pipeline.files import atomic_open, sha256_bytes
-from pipeline.history import History, utc_now
-from pipeline.inputs import printable, safe_name, scan_input_folder
-from pipeline.schema import COLUMNS, FEATURES, ID, TARGET
+from pipeline.files import atomic_open
+from pipeline.history import History
+from pipeline.inputs import printable, scan_input_folder
+from pipeline.records import (  # noqa: F401 - the parsing API, re-exported for the stages
+    FileResult,
+    UnusableFile,
+    parse_csv_text,
+    read_input_file,
+    refuse_file,
+    validate_records,
+)
+from pipeline.schema import COLUMNS, FEATURES
 
 logger = logging.getLogger(__name__)
 
@@ -35,48 +41,6 @@ FINAL_DATA = "finaldata.csv"
 REJECTED = "rejected.csv"
 INGESTED_FILES = "ingestedfiles.txt"
 REJECT_COLUMNS = ("source_file", "line", "reason", "raw")
-
-_MAGIC = {
-    b"\x1f\x8b": "gzip-compressed",
-    b"PK\x03\x04": "a zip archive",
-    b"BZh": "bzip2-compressed",
-    b"\xfd7zXZ": "xz-compressed",
-    b"%PDF": "a PDF document",
-}
-_OTHER_DELIMITERS = (";", "\t", "|")
-RAW_LIMIT = 10_000  # characters of a rejected row kept in rejected.csv
-
-
-@dataclass
-class FileResult:
-    """What ingestion made of one input file."""
-
-    name: str
-    path: Path
-    size: int = 0
-    mtime: float = 0.0
-    mtime_ns: int = 0
-    sha256: str = ""
-    rows_read: int = 0
-    frame: pd.DataFrame | None = None
-    rejects: list[dict] = field(default_factory=list)
-    reason: str | None = None
-    note: str | None = None
-    duplicates_dropped: int = 0
-    hashes: tuple | None = field(default=None, repr=False)  # row hashes of frame (rowhash)
-    seconds: float = 0.0
-    ingested_at: str = ""
-
-    @property
-    def usable(self) -> bool:
-        """True when the file could be read as a table of client records."""
-        return self.reason is None
-
-    @property
-    def rows_accepted(self) -> int:
-        """Rows that passed validation (before duplicates are dropped)."""
-        return 0 if self.frame is None else len(self.frame)
-
 
 @dataclass
 class IngestResult:
@@ -97,207 +61,6 @@ class IngestResult:
     def rejects(self) -> list[dict]:
         """Every rejected row and file, in file order."""
         return [row for result in self.files for row in result.rejects]
-
-
-def _refuse_file(path: Path, reason: str, result: FileResult | None = None) -> FileResult:
-    result = result or FileResult(name=safe_name(path.name), path=path)
-    result.reason = reason
-    result.rejects = [{"source_file": result.name, "line": "", "reason": f"file: {reason}",
-                       "raw": ""}]
-    return result
-
-
-def _decode(data: bytes) -> tuple[str | None, str | None]:
-    """Text of a file's bytes, or a reason why it is not a UTF-8 text file."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), None
-        except UnicodeDecodeError:
-            return None, "UTF-16 byte-order mark but undecodable content"
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            return None, f"{kind} file, not CSV text"
-    if b"\x00" in data:
-        return None, "binary content (NUL bytes), not CSV text"
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    # Invalid UTF-8 bytes become lone surrogates, so only the rows that hold them are rejected.
-    return data.decode("utf-8", errors="surrogateescape"), None
-
-
-def _raw(fields: list[str]) -> str:
-    text = printable(",".join(fields))  # capped: rejected.csv must stay readable by csv readers
-    return text if len(text) <= RAW_LIMIT else f"{text[:RAW_LIMIT]}... ({len(text)} characters)"
-
-
-class UnusableFile(ValueError):
-    """A file that cannot be read as a table of client records at all."""
-
-
-def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
-                ) -> tuple[list[int], int, str | None]:
-    """(position of each of ``columns``, row width, note) of a header row; or UnusableFile."""
-    names = [cell.strip().lstrip("\ufeff").strip('"').lower() for cell in header]
-    if len(names) == 1:
-        for delim in _OTHER_DELIMITERS:
-            if delim in names[0]:
-                raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
-                                   "by commas")
-    missing = [col for col in columns if col not in names]
-    if missing:
-        found = ", ".join(printable(n) for n in names[:10])
-        raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
-    doubled = [col for col in columns if names.count(col) > 1]
-    if doubled:
-        raise UnusableFile(f"repeated columns {', '.join(doubled)}")
-    extra = [printable(n) for n in names if n not in columns]
-    note = f"extra columns dropped: {', '.join(extra)}" if extra else None
-    return [names.index(col) for col in columns], len(names), note
-
-
-def parse_plain_bytes(data: bytes, name: str, columns: tuple[str, ...] = COLUMNS
-                      ) -> tuple[pd.DataFrame, list[dict], int, str | None] | None:
-    """parse_csv_text's answer for a plain file (pipeline.fastcsv), or None for the others."""
-    body = fastcsv.plain_body(data)
-    if body is None:
-        return None
-    index, width, note = read_header(fastcsv.header_fields(body), columns)
-    table = fastcsv.read_columns(body, width, index)
-    if table is None or table.num_rows == 0:
-        return None
-    try:
-        frame, rejects = fastcsv.validate_table(table, columns, name, validate_records)
-    except fastcsv.NotPlain:
-        return None
-    return frame, rejects, table.num_rows, note
-
-
-def parse_csv_text(text: str, name: str, columns: tuple[str, ...] = COLUMNS
-                   ) -> tuple[pd.DataFrame, list[dict], int, str | None]:
-    """Parse CSV text into validated records: (accepted, rejected rows, rows read, note).
-
-    Raises UnusableFile when the file as a whole cannot be used.
-    """
-    records = LineRecords(text)  # one bad line (an open quote, a huge field) costs that line only
-    header = next((row for _, row, _ in records if row and any(cell.strip() for cell in row)),
-                  None)
-    if header is None:
-        raise UnusableFile("no header row (empty file)")
-    index, width, note = read_header(header, columns)
-    lines, rows, rejects = [], [], []
-    for number, row, problem in records:
-        if row is not None and records.spans_lines > 1:  # a record is one line: a quote left open
-            problem = "a quote opened on this line is not closed on it (the next lines are read on)"
-            row = None
-            records.read_again_after_first()
-        if row is not None and not any(cell.strip() for cell in row):
-            continue  # a blank line is not a record
-        if row is None or len(row) != width:
-            rejects.append({"source_file": name, "line": number,
-                            "reason": problem or f"expected {width} fields, found {len(row)}",
-                            "raw": _raw(row if row is not None else [records.first_line])})
-            continue
-        lines.append(number)
-        rows.append([row[i] for i in index])
-    read = len(rows) + len(rejects)
-    if read == 0:
-        raise UnusableFile("no data rows (header only)")
-    frame, bad = validate_records(rows, lines, name, columns)
-    rejects.extend(bad)
-    rejects.sort(key=lambda r: r["line"])
-    return frame, rejects, read, note
-
-
-def validate_records(rows: list[list[str]], lines: list[int], name: str,
-                     columns: tuple[str, ...] = COLUMNS) -> tuple[pd.DataFrame, list[dict]]:
-    """Apply the record rules to string rows holding ``columns``; (accepted, rejected rows).
-
-    Every rule is applied to whole columns at once; a rejected row lists all its problems.
-    """
-    raw = pd.DataFrame(rows, columns=list(columns), dtype=object) if rows else \
-        pd.DataFrame({col: pd.Series([], dtype=object) for col in columns})
-    # object, not pandas' default string dtype: with pyarrow installed that one cannot hold the
-    # lone surrogates that mark undecodable bytes.
-    raw = raw.astype(object)
-    reasons = pd.Series("", index=raw.index, dtype=object)
-
-    def add(mask, message: str, detail: pd.Series | None = None) -> None:
-        nonlocal reasons
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            text = message if detail is None else message + detail[mask]
-            reasons[mask] = reasons[mask].where(reasons[mask] == "", reasons[mask] + "; ") + text
-
-    has_surrogate = np.zeros(len(raw), dtype=bool)
-    for col in columns:
-        has_surrogate |= raw[col].str.contains("[\udc80-\udcff]", regex=True).to_numpy()
-    add(has_surrogate, "not valid UTF-8")
-
-    clean = pd.DataFrame(index=raw.index)
-    for col in columns:
-        text = raw[col].str.strip()
-        if col == ID:
-            add(text == "", f"{ID} is empty")
-            clean[col] = text
-            continue
-        value = pd.to_numeric(text, errors="coerce")
-        empty = (text == "").to_numpy()
-        add(empty, f"{col} is missing")
-        not_number = value.isna().to_numpy() & ~empty
-        add(not_number, f"{col} is not a number: ",
-            text.map(lambda s: repr(printable(s)[:40])) if not_number.any() else None)
-        numbers = value.to_numpy(dtype=float, na_value=np.nan)
-        finite = np.isfinite(numbers)
-        add(~finite & ~np.isnan(numbers), f"{col} is not finite")
-        if col == TARGET:
-            add(finite & ~np.isin(numbers, (0.0, 1.0)), f"{TARGET} must be 0 or 1")
-        else:
-            add(finite & (numbers < 0), f"{col} is negative")
-        clean[col] = numbers
-
-    bad = (reasons != "").to_numpy()
-    rejects = [
-        {"source_file": name, "line": lines[i], "reason": reasons.iat[i], "raw": _raw(rows[i])}
-        for i in np.flatnonzero(bad)
-    ]
-    accepted = clean.loc[~bad].reset_index(drop=True)
-    if TARGET in columns:
-        accepted[TARGET] = accepted[TARGET].astype("int64")
-    if ID in columns:
-        accepted[ID] = accepted[ID].astype(object)
-    return accepted, rejects
-
-
-def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResult:
-    """Read and validate one input file holding ``columns``; never raises for bad content."""
-    started = time.perf_counter()
-    result = FileResult(name=path.name, path=path, ingested_at=utc_now())
-    try:
-        stat = path.stat()
-        result.size, result.mtime, result.mtime_ns = stat.st_size, stat.st_mtime, stat.st_mtime_ns
-        data = path.read_bytes()
-        after = path.stat()
-    except OSError as exc:
-        return _refuse_file(path, f"cannot read: {exc.strerror or exc}", result)
-    if len(data) != stat.st_size or (after.st_size, after.st_mtime_ns) != (stat.st_size,
-                                                                            stat.st_mtime_ns):
-        # Still being written: its rows are read whole by the next run (cycle), not half now.
-        return _refuse_file(path, "file changed while it was being read (still being "
-                                  "written?): skipped this run, read again by the next", result)
-    result.sha256 = sha256_bytes(data)
-    if not data.strip():
-        return _refuse_file(path, "empty file", result)
-    text, reason = _decode(data)
-    if reason:
-        return _refuse_file(path, reason, result)
-    try:
-        parsed = parse_plain_bytes(data, path.name, columns)
-        frame, rejects, read, note = parsed or parse_csv_text(text, path.name, columns)
-    except UnusableFile as exc:
-        return _refuse_file(path, str(exc), result)
-    result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -344,7 +107,7 @@ def ingest_folder(folder: Path) -> IngestResult:
     """Read, validate and merge every *.csv file of a folder."""
     def read(entry) -> FileResult:
         if entry.refused:
-            return _refuse_file(entry.path, entry.refused)
+            return refuse_file(entry.path, entry.refused)
         result = read_input_file(entry.path)
         if result.frame is not None:  # hashed here, in parallel, for the merge
             result.hashes = rowhash.row_hashes(result.frame)

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from ingestion import read_input_file
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.files import atomic_write_text
 from pipeline.history import History, utc_now
 from pipeline.modelfile import ModelIntegrityError, load_trained_model
+from pipeline.records import read_input_file
 from pipeline.schema import FEATURES, TARGET
 
 logger = logging.getLogger(__name__)

@@ -148,7 +148,7 @@ def ingest_new_files(settings: Settings):
     if added is None:
         return None
     out = settings.output_folder
-    results = [ingestion._refuse_file(e.path, e.refused) if e.refused
+    results = [ingestion.refuse_file(e.path, e.refused) if e.refused
                else ingestion.read_input_file(e.path) for e in added]
     batch = ingestion.tagged_rows(results)
     if batch is None or batch.empty:

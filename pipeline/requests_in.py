@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingestion import read_input_file, validate_records
+from pipeline.records import read_input_file, validate_records
 from pipeline.schema import FEATURES
 
 MAX_FILEPATH = 4096  # PATH_MAX: no longer path can be opened
