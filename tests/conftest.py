@@ -16,6 +16,10 @@ from pipeline.datagen import generate, to_csv_bytes
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_COURSE_DATA = PROJECT.parent / "shared" / "course-data"
+needs_course_data = pytest.mark.skipif(
+    not SHARED_COURSE_DATA.is_dir(),
+    reason="../shared/course-data (the original course datasets) is not beside the repository "
+           "on this machine")
 
 CONFIG = {
     "input_folder_path": "sourcedata",

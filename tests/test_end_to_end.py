@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from pipeline.schema import COLUMNS
-from tests.conftest import CONFIG, PRACTICE, SHARED_COURSE_DATA, run_script, write_config
+from tests.conftest import (
+    CONFIG,
+    PRACTICE,
+    SHARED_COURSE_DATA,
+    needs_course_data,
+    run_script,
+    write_config,
+)
 
 STAGES = ("ingestion.py", "training.py", "scoring.py", "deployment.py")
 
@@ -66,9 +73,7 @@ def test_a_failing_stage_exits_nonzero_with_a_one_line_reason(project, tmp_path_
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_COURSE_DATA.is_dir(),
-                    reason="../shared/course-data (the original course datasets) is not beside "
-                           "the repository on this machine")
+@needs_course_data
 def test_course_data_runs_through_all_four_stages(tmp_path):
     shutil.copytree(SHARED_COURSE_DATA, tmp_path, dirs_exist_ok=True)
     write_config(tmp_path, "config.json", **CONFIG)

@@ -22,7 +22,14 @@ from pipeline.history import History
 from pipeline.monitor import run_cycle
 from pipeline.schema import FEATURES
 from pipeline.server import free_port
-from tests.conftest import CONFIG, PRACTICE, PROJECT, SHARED_COURSE_DATA, write_config
+from tests.conftest import (
+    CONFIG,
+    PRACTICE,
+    PROJECT,
+    SHARED_COURSE_DATA,
+    needs_course_data,
+    write_config,
+)
 
 QUIET = {"check_outdated_packages": False, "measure_execution_time": False}
 
@@ -241,9 +248,7 @@ def test_a_cycle_killed_at_any_point_leaves_production_consistent(cycle_project)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_COURSE_DATA.is_dir(),
-                    reason="../shared/course-data (the original course datasets) is not beside "
-                           "the repository on this machine")
+@needs_course_data
 def test_course_data_practice_then_production(tmp_path):
     shutil.copytree(SHARED_COURSE_DATA, tmp_path, dirs_exist_ok=True)
     write_config(tmp_path, "config.json", **CONFIG, **QUIET)
