@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import fastcsv, rowhash
+from pipeline import batchread, fastcsv, rowhash
 from pipeline.cli import base_parser, setup_logging
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.files import atomic_open
@@ -28,7 +28,9 @@ from pipeline.inputs import printable, scan_input_folder
 from pipeline.records import (  # noqa: F401 - the parsing API, re-exported for the stages
     FileResult,
     UnusableFile,
+    load_input_file,
     parse_csv_text,
+    parse_loaded_file,
     read_input_file,
     refuse_file,
     validate_records,
@@ -50,7 +52,9 @@ class IngestResult:
     files: list[FileResult]
     mode: str = "rebuild"  # or "append": data and files are then only what this run added
     rows_total: int | None = None  # rows of finaldata.csv after an append
-    hashes: tuple | None = field(default=None, repr=False)  # row hashes of data (rowhash)
+    # (h1, h2, picks): the pairs h1[picks], h2[picks] are the row hashes (pipeline.rowhash) of
+    # data's rows, in ascending h1: the row index of a rebuild.
+    hashes: tuple | None = field(default=None, repr=False)
 
     @property
     def rows_kept(self) -> int:
@@ -66,6 +70,8 @@ class IngestResult:
 def _integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Write whole-number features as integers, as the source files have them."""
     for col in FEATURES:
+        if frame[col].dtype.kind in "iu":
+            continue
         values = frame[col].to_numpy(dtype=float)
         if len(values) and np.all(np.mod(values, 1) == 0) and values.max() < 2**53:
             frame[col] = values.astype("int64")
@@ -77,45 +83,85 @@ def merge_results(files: list[FileResult]) -> pd.DataFrame:
     return merge_with_hashes(files)[0]
 
 
-def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
-    """The accepted rows of every file in order, with _file, the file's position; or None."""
-    used = [(i, r.frame) for i, r in enumerate(files) if r.frame is not None]
+def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The accepted rows of every file in order and each row's file position; or None.
+
+    Files read together (pipeline.batchread) are consecutive slices of one frame: runs of them
+    are taken as one slice, not copied file by file.
+    """
+    used = [(i, r) for i, r in enumerate(files) if r.frame is not None]
     if not used:
         return None
-    merged = pd.concat([frame for _, frame in used], ignore_index=True)
-    merged["_file"] = np.repeat([i for i, _ in used], [len(frame) for _, frame in used])
+    pieces: list[list] = []  # [frame, begin, end] or [frame, None, None]
+    for _, result in used:
+        block = result.block
+        last = pieces[-1] if pieces else None
+        if block is not None and last is not None and last[0] is block[0] and last[2] == block[1]:
+            last[2] = block[2]
+        else:
+            pieces.append(list(block) if block is not None else [result.frame, None, None])
+    frames = [frame if begin is None else frame.iloc[begin:end]
+              for frame, begin, end in pieces]
+    merged = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(frames) == 1:
+        merged = merged.reset_index(drop=True)
+    owners = np.repeat([i for i, _ in used], [len(r.frame) for _, r in used])
+    return merged, owners
+
+
+def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
+    """The accepted rows of every file in order, with _file, the file's position; or None."""
+    found = _accepted_rows(files)
+    if found is None:
+        return None
+    merged = found[0].copy(deep=False)
+    merged["_file"] = found[1]
     return merged
 
 
 def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | None]:
-    """merge_results, and the two row hashes (pipeline.rowhash) of each row it keeps."""
-    merged = tagged_rows(files)
-    if merged is None:
+    """merge_results, and its row hashes as IngestResult.hashes holds them."""
+    found = _accepted_rows(files)
+    if found is None:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None
+    merged, owners = found
     known = [r.hashes for r in files if r.frame is not None]
     precomputed = None if any(h is None for h in known) else (
         np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
-    duplicated, h1, h2 = rowhash.find_duplicates(merged, hashes=precomputed)
-    dropped = merged.loc[duplicated, "_file"].value_counts()
-    for i, count in dropped.items():
-        files[int(i)].duplicates_dropped = int(count)
-    merged = merged.loc[~duplicated, list(COLUMNS)].reset_index(drop=True)
-    return _integral_columns(merged), (h1[~duplicated], h2[~duplicated])
+    found = rowhash.find_duplicates(merged, hashes=precomputed)
+    duplicated = found.duplicated
+    if duplicated.any():
+        files_of, counts = np.unique(owners[duplicated], return_counts=True)
+        for i, count in zip(files_of, counts, strict=True):
+            files[int(i)].duplicates_dropped = int(count)
+        merged = fastcsv.keep_rows(merged[list(COLUMNS)], ~duplicated)
+    else:
+        merged = merged[list(COLUMNS)]
+    return _integral_columns(merged), (found.h1, found.h2, found.kept_in_order())
 
 
 def ingest_folder(folder: Path) -> IngestResult:
     """Read, validate and merge every *.csv file of a folder."""
-    def read(entry) -> FileResult:
-        if entry.refused:
-            return refuse_file(entry.path, entry.refused)
-        result = read_input_file(entry.path)
+    def parse(item: tuple[FileResult, bytes]) -> FileResult:
+        result = parse_loaded_file(*item)
         if result.frame is not None:  # hashed here, in parallel, for the merge
             result.hashes = rowhash.row_hashes(result.frame)
         return result
 
-    # pyarrow and numpy release the GIL: two threads read two files at once on two cores.
+    def load(entry) -> tuple[FileResult, bytes | None]:
+        if entry.refused:
+            return refuse_file(entry.path, entry.refused), None
+        return load_input_file(entry.path)
+
+    # pyarrow, numpy and hashlib release the GIL: two threads work at once on two cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(read, scan_input_folder(folder)))
+        loaded = list(pool.map(load, scan_input_folder(folder)))
+        results = [result for result, _ in loaded]
+        rest = batchread.read_plain_files(loaded, pool)
+        parsed = pool.map(parse, [loaded[position] for position in rest])
+        for position, result in zip(rest, parsed, strict=True):
+            results[position] = result
+    del loaded  # the files' bytes
     data, hashes = merge_with_hashes(results)
     for result in results:
         if result.reason:
@@ -199,8 +245,11 @@ def run_ingestion(settings: Settings) -> IngestResult:
         if result is None:
             incremental.forget(settings.output_folder)
             result = ingest_folder(settings.input_folder)
-            write_outputs(result, settings.output_folder)
-            incremental.remember(settings, result)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # the row index alongside the data
+                index = pool.submit(incremental.write_row_index, settings, result)
+                write_outputs(result, settings.output_folder)
+                segments = index.result()
+            incremental.remember(settings, result, segments)
         record_history(history, run_id, result)
     except BaseException as exc:
         history.finish_run(run_id, "failed", str(exc))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,6 @@ import pyarrow.csv as pacsv
 from pipeline.schema import ID, TARGET
 
 UTF8_BOM = b"\xef\xbb\xbf"
-_PLAIN_NAME = r"^[!-~](?:.*[!-~])?$"  # ASCII graphic at both ends: str.strip() changes nothing
 _MAX_DIGITS = 15  # every integer of up to 15 digits is exact as a float
 
 Validate = Callable[[list[list[str]], list[int], str, tuple[str, ...]],
@@ -35,15 +35,18 @@ class NotPlain(ValueError):
 
 
 def plain_body(data: bytes) -> bytes | None:
-    """The bytes after a UTF-8 byte-order mark when the file is plain, else None."""
+    """The bytes after a UTF-8 byte-order mark when the file is plain, else None.
+
+    Blank lines and lines of only commas or spaces are not looked for here: pyarrow finds the
+    first ragged, and validate_table sends a row with no value in any column back (NotPlain).
+    """
     body = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
     if not body or body[:1] in (b"\n", b"\r") or b'"' in body or b"\x00" in body:
         return None
-    if b"\n\n" in body or b"\n\r\n" in body or body.count(b"\r") != body.count(b"\r\n"):
-        return None  # blank lines or lone carriage returns: line numbers need the general parser
-    if body.startswith((b",", b" ", b"\t")) or b"\n," in body or b"\n " in body \
-            or b"\n\t" in body:
-        return None  # a line of only commas or spaces is blank to the general parser, no record
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+        return None  # lone carriage returns: line numbers need the general parser
+    if body.startswith((b",", b" ", b"\t")):
+        return None  # a blank first line: the general parser looks further for the header
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -56,8 +59,14 @@ def header_fields(body: bytes) -> list[str]:
     return body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8").split(",")
 
 
-def read_columns(body: bytes, width: int, index: Sequence[int]) -> pa.Table | None:
-    """The columns at ``index`` of a plain file's data rows, as text; None on a ragged row."""
+def read_columns(body: bytes, width: int, index: Sequence[int], first_row: int = 1,
+                 types: Sequence[pa.DataType] | None = None, threads: bool = False
+                 ) -> pa.Table | None:
+    """The columns at ``index`` of a plain file's data rows; None on a ragged row.
+
+    Columns are text unless ``types`` says otherwise; a value of another type raises ArrowInvalid.
+    ``first_row`` rows are skipped (the header); ``threads`` lets pyarrow parse blocks in parallel.
+    """
     ragged = []
 
     def on_invalid(row) -> str:
@@ -66,30 +75,86 @@ def read_columns(body: bytes, width: int, index: Sequence[int]) -> pa.Table | No
 
     names = [f"c{i}" for i in range(width)]
     picked = [names[i] for i in index]
+    types = types or [pa.large_string()] * len(picked)
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=False),
+            io.BytesIO(body) if isinstance(body, bytes) else pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(skip_rows=first_row, column_names=names,
+                                           use_threads=threads),
             parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                include_columns=picked, column_types=dict.fromkeys(picked, pa.string()),
+                include_columns=picked, column_types=dict(zip(picked, types, strict=True)),
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowInvalid:
+        if any(t != pa.large_string() for t in types):
+            raise
         return None
     if ragged:
         return None
-    return table.rename_columns([str(i) for i in range(len(picked))])
+    # One chunk per column: numpy and pandas then view the values without copying them.
+    return pa.Table.from_arrays([column.combine_chunks() for column in table.columns],
+                                names=[str(i) for i in range(len(picked))])
 
 
-def _plain(values: pa.ChunkedArray, col: str) -> pa.ChunkedArray:
-    """True where a value has the plainest form of its column."""
+def _plain_names(values: pa.ChunkedArray) -> np.ndarray:
+    """True where a name is not empty and begins and ends with an ASCII graphic character.
+
+    Such a name is what str.strip() leaves it: the general rules accept it unchanged.
+    """
+    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    text = text.cast(pa.large_string())  # a no-op on what read_columns reads
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+        text.offset:text.offset + len(text) + 1]
+    if offsets[-1] == 0:
+        return np.zeros(len(text), dtype=bool)
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    nonempty = offsets[1:] > offsets[:-1]
+    first = data[np.minimum(offsets[:-1], offsets[-1] - 1)]
+    last = data[np.maximum(offsets[1:] - 1, 0)]
+    return nonempty & (first >= 0x21) & (first <= 0x7E) & (last >= 0x21) & (last <= 0x7E)
+
+
+def _plain(values: pa.ChunkedArray, col: str) -> np.ndarray:
+    """True where a value has the plainest form of its column (text, or int64 parsed by pyarrow)."""
     if col == ID:
-        return pc.match_substring_regex(values, _PLAIN_NAME)
+        return _plain_names(values)
+    if pa.types.is_integer(values.type):
+        numbers = values.to_numpy(zero_copy_only=False)
+        ok = (numbers >= 0) & (numbers <= 1) if col == TARGET else \
+            (numbers >= 0) & (numbers < 10 ** _MAX_DIGITS)
+        if values.null_count:
+            ok &= ~values.is_null().to_numpy(zero_copy_only=False)
+        return ok
     if col == TARGET:
-        return pc.or_(pc.equal(values, "0"), pc.equal(values, "1"))
+        return pc.or_(pc.equal(values, "0"), pc.equal(values, "1")).to_numpy(
+            zero_copy_only=False)
     return pc.and_(pc.ascii_is_decimal(values),
-                   pc.less_equal(pc.binary_length(values), _MAX_DIGITS))
+                   pc.less_equal(pc.binary_length(values), _MAX_DIGITS)).to_numpy(
+        zero_copy_only=False)
+
+
+def plain_rows(table: pa.Table, columns: tuple[str, ...]) -> np.ndarray:
+    """True for each row whose every value has the plainest form of its column."""
+    plain = np.ones(table.num_rows, dtype=bool)
+    for i, col in enumerate(columns):
+        plain &= _plain(table.column(i), col)
+    return plain
+
+
+def plain_frame(table: pa.Table, columns: tuple[str, ...], feature_dtype: str = "int64"
+                ) -> pd.DataFrame:
+    """The rows of a table of plain values as records: names as text, numbers as numbers."""
+    def convert(i: int, col: str):
+        values = table.column(i)
+        if col == ID:
+            return values.to_pandas()
+        if not pa.types.is_integer(values.type):
+            values = pc.cast(values, pa.int64())
+        return values.to_numpy().astype("int64" if col == TARGET else feature_dtype, copy=False)
+
+    # copy=False: one block per column, not a copy of every number into one 2-D block.
+    return pd.DataFrame({col: convert(i, col) for i, col in enumerate(columns)}, copy=False)
 
 
 def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validate: Validate,
@@ -98,17 +163,8 @@ def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validat
 
     Plain rows are converted in bulk; the others go through ``validate`` with their line numbers.
     """
-    rows = table.num_rows
-    plain = pa.chunked_array([pa.array(np.ones(rows, dtype=bool))])
-    for i, col in enumerate(columns):
-        plain = pc.and_(plain, _plain(table.column(i), col))
-    plain_np = plain.to_numpy()
-    fast = table.filter(plain)
-    frame = pd.DataFrame({
-        col: (fast.column(i).to_pandas() if col == ID else
-              pc.cast(fast.column(i), pa.int64()).to_numpy().astype(
-                  "int64" if col == TARGET else "float64"))
-        for i, col in enumerate(columns)})
+    plain_np = plain_rows(table, columns)
+    frame = plain_frame(table.filter(plain_np), columns, feature_dtype="float64")
     if plain_np.all():
         return frame, []
     other = np.flatnonzero(~plain_np)
@@ -129,22 +185,68 @@ def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validat
     return frame, rejects
 
 
+def _keep_text(text: pa.LargeStringArray, keep: np.ndarray) -> pa.LargeStringArray:
+    """text.filter(keep), computed over its buffers with numpy (a few times faster)."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+        text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
+        if offsets[-1] > offsets[0] else np.zeros(0, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    kept = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=kept[1:])
+    chars = data[np.repeat(keep, lengths)]
+    return pa.LargeStringArray.from_buffers(len(kept) - 1, pa.py_buffer(kept),
+                                            pa.py_buffer(chars))
+
+
+def keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows of a frame where ``keep`` is True, numbered from 0 (as frame[keep], faster)."""
+    columns = {}
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+            text = pa.array(values)
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
+            if pa.types.is_large_string(text.type) and not text.null_count:
+                columns[col] = _keep_text(text, keep).to_pandas()
+                continue
+        columns[col] = values[keep].reset_index(drop=True)
+    return pd.DataFrame(columns, copy=False)
+
+
+_PARALLEL_ROWS = 200_000  # from this size two threads each write half
+
+
+def _csv_bytes(table: pa.Table, header: bool) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(
+        include_header=header, quoting_style="none", quoting_header="none", batch_size=65536))
+    return sink.getvalue()
+
+
 def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> None:
     """Write a frame as pandas' ``to_csv(index=False, lineterminator="\\n")`` writes it.
 
-    pyarrow writes integer and text columns the same bytes many times faster; a float column
-    (pandas writes 3.0 where pyarrow writes 3) or a value that needs quotes goes to pandas.
+    pyarrow writes integer and text columns the same bytes many times faster (two halves at once
+    on large frames: its writer runs on one thread); a float column (pandas writes 3.0 where
+    pyarrow writes 3) or a value that needs quotes goes to pandas.
     """
     if all(frame[col].dtype.kind in "iu" or frame[col].dtype.kind == "O"
            or pd.api.types.is_string_dtype(frame[col]) for col in frame.columns):
-        start = handle.tell()
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            pacsv.write_csv(table, handle, pacsv.WriteOptions(
-                include_header=header, quoting_style="none", quoting_header="none",
-                batch_size=65536))
-            return
+            if table.num_rows < _PARALLEL_ROWS:
+                parts = [_csv_bytes(table, header)]
+            else:
+                half = table.num_rows // 2
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    parts = list(pool.map(_csv_bytes, [table.slice(0, half), table.slice(half)],
+                                          [header, False]))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            handle.seek(start)
-            handle.truncate()
+            pass
+        else:
+            for part in parts:
+                handle.write(part)
+            return
     frame.to_csv(handle, index=False, header=header, lineterminator="\n")

@@ -53,12 +53,18 @@ def _file_record(result) -> dict:
     return record
 
 
-def remember(settings: Settings, result) -> None:
-    """Record the state of a rebuild's outputs (nothing when it wrote no finaldata.csv)."""
-    out = settings.output_folder
+def write_row_index(settings: Settings, result) -> list[int] | None:
+    """Write the row index of a rebuild's finaldata.csv; its segments (None: no data, no index)."""
     if result.data.empty or result.hashes is None:
+        return None
+    return rowindex.write_index(settings.output_folder / INDEX_FILE, *result.hashes)
+
+
+def remember(settings: Settings, result, segments: list[int] | None) -> None:
+    """Record the state of a rebuild's outputs and index (nothing when there is no data)."""
+    out = settings.output_folder
+    if segments is None:
         return
-    segments = rowindex.write_index(out / INDEX_FILE, *result.hashes)
     _save(settings, {
         "files": {r.path.name: _file_record(r) for r in result.files},
         "finaldata_size": os.stat(out / ingestion.FINAL_DATA).st_size,
@@ -154,7 +160,8 @@ def ingest_new_files(settings: Settings):
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:
-        repeated, h1, h2 = rowhash.find_duplicates(batch)
+        found = rowhash.find_duplicates(batch)
+        repeated, h1, h2 = found.duplicated, found.h1, found.h2
         drop = repeated | rowindex.contains(out / INDEX_FILE, state["segments"], h1, h2)
         for i, count in batch.loc[drop, "_file"].value_counts().items():
             results[int(i)].duplicates_dropped = int(count)

@@ -49,6 +49,7 @@ class FileResult:
     note: str | None = None
     duplicates_dropped: int = 0
     hashes: tuple | None = field(default=None, repr=False)  # row hashes of frame (rowhash)
+    block: tuple | None = field(default=None, repr=False)  # (frame, begin, end) it slices
     seconds: float = 0.0
     ingested_at: str = ""
 
@@ -71,6 +72,16 @@ def refuse_file(path: Path, reason: str, result: FileResult | None = None) -> Fi
     return result
 
 
+def binary_reason(data: bytes) -> str | None:
+    """Why a file's bytes are not CSV text (an archive, a document, NUL bytes); else None."""
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return f"{kind} file, not CSV text"
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "binary content (NUL bytes), not CSV text"
+    return None
+
+
 def _decode(data: bytes) -> tuple[str | None, str | None]:
     """Text of a file's bytes, or a reason why it is not a UTF-8 text file."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -78,11 +89,9 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
             return data.decode("utf-16"), None
         except UnicodeDecodeError:
             return None, "UTF-16 byte-order mark but undecodable content"
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            return None, f"{kind} file, not CSV text"
-    if b"\x00" in data:
-        return None, "binary content (NUL bytes), not CSV text"
+    reason = binary_reason(data)
+    if reason:
+        return None, reason
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     # Invalid UTF-8 bytes become lone surrogates, so only the rows that hold them are rejected.
@@ -232,8 +241,8 @@ def validate_records(rows: list[list[str]], lines: list[int], name: str,
     return accepted, rejects
 
 
-def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResult:
-    """Read and validate one input file holding ``columns``; never raises for bad content."""
+def load_input_file(path: Path) -> tuple[FileResult, bytes | None]:
+    """A file's bytes with its size, time and checksum; None (and the reason) when set aside."""
     started = time.perf_counter()
     result = FileResult(name=path.name, path=path, ingested_at=utc_now())
     try:
@@ -242,23 +251,43 @@ def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResul
         data = path.read_bytes()
         after = path.stat()
     except OSError as exc:
-        return refuse_file(path, f"cannot read: {exc.strerror or exc}", result)
+        return refuse_file(path, f"cannot read: {exc.strerror or exc}", result), None
     if len(data) != stat.st_size or (after.st_size, after.st_mtime_ns) != (stat.st_size,
                                                                             stat.st_mtime_ns):
         # Still being written: its rows are read whole by the next run (cycle), not half now.
         return refuse_file(path, "file changed while it was being read (still being "
-                                  "written?): skipped this run, read again by the next", result)
+                                  "written?): skipped this run, read again by the next",
+                           result), None
     result.sha256 = sha256_bytes(data)
     if not data.strip():
-        return refuse_file(path, "empty file", result)
-    text, reason = _decode(data)
-    if reason:
-        return refuse_file(path, reason, result)
-    try:
-        parsed = parse_plain_bytes(data, path.name, columns)
-        frame, rejects, read, note = parsed or parse_csv_text(text, path.name, columns)
-    except UnusableFile as exc:
-        return refuse_file(path, str(exc), result)
-    result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
+        return refuse_file(path, "empty file", result), None
     result.seconds = time.perf_counter() - started
+    return result, data
+
+
+def parse_loaded_file(result: FileResult, data: bytes, columns: tuple[str, ...] = COLUMNS
+                      ) -> FileResult:
+    """Parse and validate the bytes of a loaded file into ``result``; never raises for content."""
+    started = time.perf_counter()
+    reason = binary_reason(data)
+    if reason:
+        return refuse_file(result.path, reason, result)
+    try:
+        parsed = parse_plain_bytes(data, result.name, columns)
+        if parsed is None:
+            text, reason = _decode(data)
+            if reason:
+                return refuse_file(result.path, reason, result)
+            parsed = parse_csv_text(text, result.name, columns)
+        frame, rejects, read, note = parsed
+    except UnusableFile as exc:
+        return refuse_file(result.path, str(exc), result)
+    result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
+    result.seconds += time.perf_counter() - started
     return result
+
+
+def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResult:
+    """Read and validate one input file holding ``columns``; never raises for bad content."""
+    result, data = load_input_file(path)
+    return result if data is None else parse_loaded_file(result, data, columns)

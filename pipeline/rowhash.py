@@ -7,6 +7,10 @@ rows that ingestion parses to the same record hash alike however their files wro
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -28,8 +32,23 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
+_TABLE_PLACES = 64  # places in a string whose mixed bytes are looked up, not computed
+
+
+@functools.cache
+def _byte_table(salt: int) -> np.ndarray:
+    """_mix(byte + 256 * place + salt) for every byte at each of the first _TABLE_PLACES places."""
+    keys = np.arange(256 * _TABLE_PLACES, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix(keys + np.uint64(salt))
+
+
 def _text_hashes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit hashes of each string, computed over pyarrow's buffers with numpy."""
+    """Two 64-bit hashes of each string, computed over pyarrow's buffers with numpy.
+
+    A string's hash under a salt is _mix(sum ^ _mix(length + salt)), where sum is the wrapping
+    sum of _mix(byte + 256 * place + salt) over its bytes (distinct pairs, distinct keys).
+    """
     text = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)]) \
         if not isinstance(values, pa.ChunkedArray) else values.cast(pa.large_string())
     text = text.combine_chunks()
@@ -40,64 +59,137 @@ def _text_hashes(values) -> tuple[np.ndarray, np.ndarray]:
         else np.zeros(0, dtype=np.uint8)
     lengths = np.diff(offsets)
     begins = offsets[:-1] - start
-    position = np.arange(end - start, dtype=np.int64) - np.repeat(begins, lengths)
-    # Each byte with its place in its string (byte + 256 * place: distinct pairs, distinct keys).
-    keyed = data.astype(np.uint64) + (position.astype(np.uint64) << np.uint64(8))
+    width = int(lengths.max()) if len(lengths) else 0
+    same_width = len(lengths) > 0 and width == int(lengths.min())
+    if same_width and width <= _TABLE_PLACES:  # names of one length (codes)
+        places = data.reshape(len(lengths), width).T  # row j: the bytes at place j
+    else:
+        position = np.arange(end - start, dtype=np.int64) - np.repeat(begins, lengths)
+        keys = data.astype(np.int64) + (position << 8)
     out = []
     for salt in _SALTS:
-        # The sum of the mixed bytes of each string: differences of one wrapping cumulative sum.
-        total = np.zeros(len(keyed) + 1, dtype=np.uint64)
-        np.cumsum(_mix(keyed + salt), out=total[1:])
-        sums = total[offsets[1:] - start] - total[begins]
+        if same_width and width <= _TABLE_PLACES:
+            table = _byte_table(int(salt))
+            sums = np.zeros(len(lengths), dtype=np.uint64)
+            for place, values in enumerate(places):
+                sums += table[256 * place:256 * (place + 1)][values]
+        else:
+            mixed = _byte_table(int(salt))[keys] if width <= _TABLE_PLACES else \
+                _mix(keys.astype(np.uint64) + salt)
+            # The sums of each string: differences of one wrapping cumulative sum.
+            total = np.zeros(len(mixed) + 1, dtype=np.uint64)
+            np.cumsum(mixed, out=total[1:])
+            sums = total[offsets[1:] - start] - total[begins]
         out.append(_mix(sums ^ _mix(lengths.astype(np.uint64) + salt)))
     return out[0], out[1]
 
 
-def row_hashes(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS,
-               chunk: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent 64-bit hashes of each row of ``columns`` (uint64 arrays)."""
+def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """_mix, computed in place in ``values`` (``scratch``: an array of the same shape)."""
+    for shift, multiplier in ((30, _MUL1), (27, _MUL2), (31, None)):
+        np.right_shift(values, np.uint64(shift), out=scratch)
+        np.bitwise_xor(values, scratch, out=values)
+        if multiplier is not None:
+            np.multiply(values, multiplier, out=values)
+    return values
+
+
+def _chunk_hashes(part: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    scratch = np.empty(len(part), dtype=np.uint64)
+    mixed = []  # per column, its mixed value under each of the two salts
+    for position, col in enumerate(columns):
+        offset = np.uint64(position + 1) * _GOLDEN
+        if col == ID:
+            values = part[col].array
+            arrow = getattr(values, "_pa_array", None)
+            first, second = _text_hashes(arrow if arrow is not None
+                                         else values.to_numpy(dtype=object))
+            mixed.append((_mix_in_place(first + offset, scratch),
+                          _mix_in_place(second + offset, scratch)))
+        else:
+            # + 0.0 turns -0.0 into 0.0: equal values, equal hashes. A number is the same
+            # under both salts, so it is mixed once.
+            number = (part[col].to_numpy(dtype=np.float64) + 0.0).view(np.uint64)
+            value = _mix_in_place(number + offset, scratch)
+            mixed.append((value, value))
+    out = []
+    for seed in range(2):
+        hashes = np.full(len(part), _SALTS[seed], dtype=np.uint64)
+        for pair in mixed:
+            np.bitwise_xor(hashes, pair[seed], out=hashes)
+            _mix_in_place(hashes, scratch)
+        out.append(hashes)
+    return out[0], out[1]
+
+
+def row_hashes(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS, chunk: int = 65_536,
+               pool: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each row of ``columns`` (uint64 arrays).
+
+    The rows are hashed in chunks that stay in the processor's cache; with ``pool`` the chunks
+    are hashed by its threads (numpy releases the GIL).
+    """
     out = (np.empty(len(frame), dtype=np.uint64), np.empty(len(frame), dtype=np.uint64))
-    with np.errstate(over="ignore"):
-        for begin in range(0, len(frame), chunk):  # bounded temporaries on large frames
-            part = frame.iloc[begin:begin + chunk]
-            bits = {}
-            for col in columns:
-                if col == ID:
-                    values = part[col].array
-                    arrow = getattr(values, "_pa_array", None)
-                    bits[col] = _text_hashes(arrow if arrow is not None
-                                             else values.to_numpy(dtype=object))
-                else:
-                    # + 0.0 turns -0.0 into 0.0: equal values, equal hashes.
-                    number = (part[col].to_numpy(dtype=np.float64) + 0.0).view(np.uint64)
-                    bits[col] = (number, number)
-            for seed, target in enumerate(out):
-                hashes = np.full(len(part), _SALTS[seed], dtype=np.uint64)
-                for position, col in enumerate(columns):
-                    value = bits[col][seed] + np.uint64(position + 1) * _GOLDEN
-                    hashes = _mix(hashes ^ _mix(value))
-                target[begin:begin + len(part)] = hashes
+
+    def fill(begin: int) -> None:
+        with np.errstate(over="ignore"):
+            first, second = _chunk_hashes(frame.iloc[begin:begin + chunk], columns)
+        out[0][begin:begin + len(first)], out[1][begin:begin + len(first)] = first, second
+
+    starts = range(0, len(frame), chunk)
+    if pool is None or len(starts) < 2:
+        for begin in starts:
+            fill(begin)
+    else:
+        for done in [pool.submit(fill, begin) for begin in starts]:
+            done.result()
     return out
 
 
-def first_occurrences(keys: np.ndarray) -> np.ndarray:
-    """For each position, the position of the first element equal to it."""
-    codes, uniques = pd.factorize(keys)
-    first = np.empty(len(uniques), dtype=np.int64)
-    positions = np.arange(len(keys), dtype=np.int64)
-    first[codes[::-1]] = positions[::-1]  # the last write wins: the first occurrence
-    return first[codes]
+def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(for each position, the position of the first element equal to it; an order sorting keys).
+
+    Both come from one sort, which the row index reuses; only runs of equal keys cost more.
+    """
+    order = np.argsort(keys)
+    first = np.arange(len(keys), dtype=np.int64)
+    if len(keys) < 2:
+        return first, order
+    ranked = keys[order]
+    pairs = np.flatnonzero(ranked[1:] == ranked[:-1])  # ranked[i] == ranked[i + 1]
+    if not len(pairs):
+        return first, order
+    opens = np.ones(len(pairs), dtype=bool)
+    opens[1:] = pairs[1:] != pairs[:-1] + 1
+    begins = pairs[opens]  # where each run of equal keys begins, in sorted order
+    lengths = pairs[np.append(opens[1:], True)] + 2 - begins
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    members = order[np.arange(lengths.sum()) + np.repeat(begins - offsets, lengths)]
+    first[members] = np.repeat(np.minimum.reduceat(members, offsets), lengths)
+    return first, order
 
 
 def duplicated(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS) -> np.ndarray:
     """Like ``frame.duplicated(subset=columns, keep="first")``, much faster on large frames."""
-    return find_duplicates(frame, columns)[0]
+    return find_duplicates(frame, columns).duplicated
+
+
+class Duplicates(NamedTuple):
+    """What find_duplicates found: the mask, the row hashes, and an order sorting h1."""
+
+    duplicated: np.ndarray
+    h1: np.ndarray
+    h2: np.ndarray
+    order: np.ndarray
+
+    def kept_in_order(self) -> np.ndarray:
+        """The positions of the rows kept, in ascending h1 (the row index's order)."""
+        return self.order[~self.duplicated[self.order]]
 
 
 def find_duplicates(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS,
-                    hashes: tuple[np.ndarray, np.ndarray] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(duplicated mask, first hashes, second hashes) of the rows of a frame.
+                    hashes: tuple[np.ndarray, np.ndarray] | None = None) -> Duplicates:
+    """The duplicated rows of a frame (all but the first of each), with the hashes that found them.
 
     ``hashes`` are the frame's row_hashes when the caller has them already.
 
@@ -105,15 +197,14 @@ def find_duplicates(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS,
     repeats, and on any mismatch (a hash collision) pandas decides for the whole frame.
     """
     h1, h2 = row_hashes(frame, columns) if hashes is None else hashes
-    if len(frame) == 0:
-        return np.zeros(0, dtype=bool), h1, h2
-    first = first_occurrences(h1)
+    first, order = first_occurrences(h1)
     dup = np.flatnonzero(first != np.arange(len(frame)))
     if len(dup):
         later = frame.iloc[dup][list(columns)].reset_index(drop=True)
         earlier = frame.iloc[first[dup]][list(columns)].reset_index(drop=True)
         if not later.equals(earlier):
-            return frame.duplicated(subset=list(columns), keep="first").to_numpy(), h1, h2
+            mask = frame.duplicated(subset=list(columns), keep="first").to_numpy()
+            return Duplicates(mask, h1, h2, order)
     mask = np.zeros(len(frame), dtype=bool)
     mask[dup] = True
-    return mask, h1, h2
+    return Duplicates(mask, h1, h2, order)

@@ -24,16 +24,29 @@ def segment_bytes(segments: list[int]) -> int:
     return sum(segments) * 2 * ITEM
 
 
-def _sorted_bytes(h1: np.ndarray, h2: np.ndarray) -> bytes:
-    order = np.argsort(h1, kind="stable")
-    return np.ascontiguousarray(h1[order]).tobytes() + np.ascontiguousarray(h2[order]).tobytes()
+def _write_sorted(handle, h1: np.ndarray, h2: np.ndarray,
+                  order: np.ndarray | None = None) -> None:
+    """Write h1 in ascending order, then h2 in the same order.
+
+    ``order``, when given, lists the positions of the pairs to write, in ascending h1.
+    """
+    if order is None:
+        order = np.argsort(h1)  # ties (h1 collisions) in any order: lookups scan each tie
+    handle.write(memoryview(h1[order].astype("<u8", copy=False)))
+    handle.write(memoryview(h2[order].astype("<u8", copy=False)))
 
 
-def write_index(path: Path, h1: np.ndarray, h2: np.ndarray) -> list[int]:
-    """Write a fresh index of one segment (atomically); returns the segment list."""
+def write_index(path: Path, h1: np.ndarray, h2: np.ndarray,
+                order: np.ndarray | None = None) -> list[int]:
+    """Write a fresh index of one segment (atomically); returns the segment list.
+
+    ``order``, when given, lists the positions of the pairs to write, in ascending h1 (an
+    argsort of h1, or a part of one).
+    """
     with atomic_open(path, "wb") as handle:
-        handle.write(_sorted_bytes(h1, h2))
-    return [len(h1)] if len(h1) else []
+        _write_sorted(handle, h1, h2, order)
+    rows = len(h1) if order is None else len(order)
+    return [rows] if rows else []
 
 
 def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -83,7 +96,7 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
     with open(path, "r+b") as handle:
         handle.truncate(offset)
         handle.seek(offset)
-        handle.write(_sorted_bytes(h1, h2))
+        _write_sorted(handle, h1, h2)
         handle.flush()
         os.fsync(handle.fileno())
     return [*segments[:merge_from], len(h1)]

@@ -1,0 +1,129 @@
+"""Many plain files read as one: a single multithreaded pyarrow parse per header.
+
+Parsing file by file costs a fixed set-up per file and leaves pyarrow one thread; an input folder
+of many extracts with one header is mostly that set-up. Here the data rows of every plain file
+(pipeline.fastcsv) sharing a header are joined and parsed in one call, the numbers straight to
+int64, then split back per file by their line counts. A file keeps this result only when every
+one of its rows has the plainest form, which the general rules accept with the very same
+values; any other file (a bad value, a ragged row, an unusual header) is read on its own by
+pipeline.records, so its verdicts, messages and line numbers are exactly the general ones.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipeline import fastcsv, rowhash
+from pipeline.records import FileResult, UnusableFile, binary_reason, read_header
+from pipeline.schema import COLUMNS, ID
+
+
+@dataclass
+class _Member:
+    position: int  # in the caller's list
+    rows: memoryview  # the data rows, header cut off
+    count: int  # data rows
+    note: str | None
+
+
+def _member(position: int, data: bytes, columns: tuple[str, ...]
+            ) -> tuple[tuple[int, tuple[int, ...]], _Member] | None:
+    """(header key, member) of a plain file with data rows; None for any other file."""
+    body = None if binary_reason(data) else fastcsv.plain_body(data)
+    if body is None:
+        return None
+    try:
+        index, width, note = read_header(fastcsv.header_fields(body), columns)
+    except UnusableFile:
+        return None  # the general path says why
+    start = body.find(b"\n") + 1
+    if start == 0 or start == len(body):
+        return None  # header only: the general path says so
+    count = body.count(b"\n", start) + (not body.endswith(b"\n"))
+    return (width, tuple(index)), _Member(position, memoryview(body)[start:], count, note)
+
+
+def read_plain_files(loaded: list[tuple[FileResult, bytes | None]], pool: Executor | None = None,
+                     columns: tuple[str, ...] = COLUMNS) -> list[int]:
+    """Fill the results of the plain files of ``loaded`` (frame, rows, hashes) in bulk.
+
+    ``loaded`` holds each file's result and bytes (None when it was set aside). Returns the
+    positions of the files with bytes that still need the per-file path.
+    """
+    groups: dict[tuple[int, tuple[int, ...]], list[_Member]] = {}
+    rest = []
+    for position, (_, data) in enumerate(loaded):
+        if data is None:
+            continue
+        found = _member(position, data, columns)
+        if found is None:
+            rest.append(position)
+        else:
+            groups.setdefault(found[0], []).append(found[1])
+    for (width, index), members in groups.items():
+        done = _read_group(loaded, members, width, index, columns, pool)
+        rest.extend(m.position for m in members if m.position not in done)
+    return sorted(rest)
+
+
+def _parse(members: list[_Member], width: int, index: tuple[int, ...],
+           columns: tuple[str, ...]) -> pa.Table | None:
+    parts: list = []
+    for member in members:
+        parts.append(member.rows)
+        if member.rows[-1:] != b"\n":
+            parts.append(b"\n")
+    joined = b"".join(parts)
+    types = [pa.large_string() if col == ID else pa.int64() for col in columns]
+    try:
+        return fastcsv.read_columns(joined, width, index, first_row=0, types=types,
+                                    threads=True)
+    except pa.ArrowInvalid:  # a value that is no integer: text, then checked row by row
+        return fastcsv.read_columns(joined, width, index, first_row=0, threads=True)
+
+
+def _read_group(loaded, members: list[_Member], width: int, index: tuple[int, ...],
+                columns: tuple[str, ...], pool: Executor | None) -> set[int]:
+    """Parse one header's files together; the positions of the files whose results are filled."""
+    started = time.perf_counter()
+    counts = np.array([m.count for m in members], dtype=np.int64)
+    table = _parse(members, width, index, columns)
+    if table is None or table.num_rows != counts.sum():
+        return set()  # a ragged row somewhere: every file on its own finds which
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    plain = fastcsv.plain_rows(table, columns)
+    whole = np.add.reduceat(~plain, bounds[:-1]) == 0  # files whose every row is plain
+    if not whole.any():
+        return set()
+    if not whole.all():
+        table = table.filter(pa.array(np.repeat(whole, counts)))
+    frame = fastcsv.plain_frame(table, columns)
+    h1, h2 = rowhash.row_hashes(frame, columns, pool=pool)
+    seconds = (time.perf_counter() - started) / max(1, int(counts[whole].sum()))
+    done, begin = set(), 0
+    for member, keep in zip(members, whole, strict=True):
+        if not keep:
+            continue
+        end = begin + member.count
+        result = loaded[member.position][0]
+        result.frame = _rows(frame, begin, end)
+        result.block = (frame, begin, end)
+        result.hashes = (h1[begin:end], h2[begin:end])
+        result.rows_read, result.note = member.count, member.note
+        result.seconds += seconds * member.count  # its share of the joint parse
+        done.add(member.position)
+        begin = end
+    return done
+
+
+def _rows(frame: pd.DataFrame, begin: int, end: int) -> pd.DataFrame:
+    """Rows begin:end of a frame, numbered from 0 (no copy)."""
+    part = frame.iloc[begin:end]
+    part.index = pd.RangeIndex(end - begin)
+    return part
