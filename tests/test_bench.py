@@ -40,7 +40,11 @@ def test_results_file_names_every_target(tmp_path):
                 "ours": {"rps": 2000, "p50": 0.004, "p99": 0.01, "errors": 0},
                 "baseline": {"rps": 400, "p50": 0.02, "p99": 0.05, "errors": 0},
                 "batch": {"ours": 0.05, "baseline": 0.1, "limit": 0.005},
-                "cache": {"scoring": {"cached": 0.001, "computed": 0.2, "speedup": 200}}},
+                "cache": {"in_app": {"scoring": {"cached": 0.0001, "computed": 0.02,
+                                                 "speedup": 200}},
+                          "health_in_app": 0.00008,
+                          "http": {"scoring": 0.0004, "health": 0.0004,
+                                   "scoring_miss": 0.012}}},
         "scale": [dict(stages, rows=1_000), dict(stages, rows=10_000, total=50.0)],
     }
     write_results(json.loads(json.dumps(results)), tmp_path / "RESULTS.md")
@@ -50,3 +54,13 @@ def test_results_file_names_every_target(tmp_path):
         assert target in text
     assert "**not met**" in text  # 50 s on 10x the rows: 1.25x per row
 
+
+
+def test_cached_answers_are_timed_through_the_app_itself(deployed):
+    from app import create_app
+    from bench.run import _wsgi_get
+
+    app = create_app(deployed.root / "config.json")
+    body = json.loads(_wsgi_get(app, "/scoring")())
+    assert body["model_version"] == 1 and 0 <= body["f1"] <= 1
+    assert json.loads(_wsgi_get(app, "/nowhere")())["error"]
