@@ -54,15 +54,26 @@ def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) ->
     found = np.zeros(len(h1), dtype=bool)
     if not len(h1) or not segments:
         return found
+    # Queries in ascending order walk each segment from front to back: neighbouring lookups
+    # share the pages they read, so a lookup faults in few pages of the mapping.
+    order = np.argsort(h1)
+    queries = h1[order]
     mapped = np.memmap(path, dtype="<u8", mode="r")
     start = 0
     for count in segments:
         first, second = mapped[start:start + count], mapped[start + count:start + 2 * count]
         start += 2 * count
-        lo = np.searchsorted(first, h1, side="left")
-        hi = np.searchsorted(first, h1, side="right")
-        for i in np.flatnonzero(hi > lo):
-            found[i] |= bool(np.any(second[lo[i]:hi[i]] == h2[i]))
+        lo = np.searchsorted(first, queries, side="left")
+        hits = np.flatnonzero(first[np.minimum(lo, count - 1)] == queries)  # rows seen before
+        same = second[lo[hits]] == h2[order[hits]]
+        found[order[hits[same]]] = True
+        for i in hits[~same]:  # a collision of first hashes: look at the others equal to it
+            j = int(lo[i]) + 1
+            while j < count and first[j] == queries[i]:
+                if second[j] == h2[order[i]]:
+                    found[order[i]] = True
+                    break
+                j += 1
     del mapped
     return found
 

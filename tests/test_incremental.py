@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 import pytest
 
 from ingestion import run_ingestion
@@ -111,3 +112,18 @@ def test_a_line_of_blank_cells_is_blank_in_a_plain_file_too(project):
     result = run_ingestion(project)
     assert (result.rows_kept, result.rejects) == (2, [])
     assert result.files[0].rows_read == 2
+
+
+def test_the_row_index_finds_pairs_whose_first_hashes_collide(tmp_path):
+    from pipeline import rowindex
+
+    # Three pairs share a first hash; lookups must scan them all, in every segment.
+    h1 = np.array([5, 9, 5, 1, 5, 7], dtype=np.uint64)
+    h2 = np.array([50, 90, 51, 10, 52, 70], dtype=np.uint64)
+    path = tmp_path / "index"
+    segments = rowindex.write_index(path, h1[:4], h2[:4])
+    segments = rowindex.append_segment(path, segments, h1[4:], h2[4:])
+    queries = np.array([5, 5, 5, 5, 9, 9, 0, 10, 7], dtype=np.uint64)
+    seconds = np.array([52, 50, 51, 53, 90, 91, 0, 0, 70], dtype=np.uint64)
+    found = rowindex.contains(path, segments, queries, seconds)
+    assert found.tolist() == [True, True, True, False, True, False, False, False, True]
