@@ -134,7 +134,7 @@ def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | No
         files_of, counts = np.unique(owners[duplicated], return_counts=True)
         for i, count in zip(files_of, counts, strict=True):
             files[int(i)].duplicates_dropped = int(count)
-        merged = fastcsv.keep_rows(merged[list(COLUMNS)], ~duplicated)
+        merged = merged.loc[~duplicated, list(COLUMNS)].reset_index(drop=True)
     else:
         merged = merged[list(COLUMNS)]
     return _integral_columns(merged), (found.h1, found.h2, found.kept_in_order())

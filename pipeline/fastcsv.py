@@ -185,36 +185,6 @@ def validate_table(table: pa.Table, columns: tuple[str, ...], name: str, validat
     return frame, rejects
 
 
-def _keep_text(text: pa.LargeStringArray, keep: np.ndarray) -> pa.LargeStringArray:
-    """text.filter(keep), computed over its buffers with numpy (a few times faster)."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
-        text.offset:text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
-        if offsets[-1] > offsets[0] else np.zeros(0, dtype=np.uint8)
-    lengths = np.diff(offsets)
-    kept = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
-    np.cumsum(lengths[keep], out=kept[1:])
-    chars = data[np.repeat(keep, lengths)]
-    return pa.LargeStringArray.from_buffers(len(kept) - 1, pa.py_buffer(kept),
-                                            pa.py_buffer(chars))
-
-
-def keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """The rows of a frame where ``keep`` is True, numbered from 0 (as frame[keep], faster)."""
-    columns = {}
-    for col in frame.columns:
-        values = frame[col]
-        if pd.api.types.is_string_dtype(values) and values.dtype != object:
-            text = pa.array(values)
-            if isinstance(text, pa.ChunkedArray):
-                text = text.combine_chunks()
-            if pa.types.is_large_string(text.type) and not text.null_count:
-                columns[col] = _keep_text(text, keep).to_pandas()
-                continue
-        columns[col] = values[keep].reset_index(drop=True)
-    return pd.DataFrame(columns, copy=False)
-
-
 _PARALLEL_ROWS = 200_000  # from this size two threads each write half
 
 

@@ -1,7 +1,7 @@
 """Full ingestion's fast paths give exactly what the general parser gives, file by file.
 
 ingest_folder parses the plain files of one header in a single pyarrow call (pipeline.batchread),
-hashes rows with table lookups and filters and writes with numpy and two threads. Each of these
+hashes rows with table lookups and writes large frames on two threads. Each of these
 is checked here against the plain, slow definition it replaces.
 """
 
@@ -217,15 +217,6 @@ def test_duplicates_found_by_sorting_match_pandas():
     kept = found.kept_in_order()
     assert sorted(kept) == list(np.flatnonzero(~found.duplicated))
     assert (np.diff(found.h1[kept].astype(np.float64)) >= 0).all()
-
-
-def test_keep_rows_is_boolean_indexing():
-    frame = pd.DataFrame({"corporation": pa.array(["a", "", "ccc", "dd"], pa.large_string())
-                          .to_pandas(), "n": [1, 2, 3, 4],
-                          "o": pd.Series(["w", "x", "y", "z"], dtype=object)})
-    keep = np.array([True, False, True, True])
-    got = fastcsv.keep_rows(frame, keep)
-    pd.testing.assert_frame_equal(got, frame[keep].reset_index(drop=True))
 
 
 def test_large_frames_are_written_in_two_halves_with_the_same_bytes(monkeypatch):
