@@ -151,9 +151,10 @@ def plain_frame(table: pa.Table, columns: tuple[str, ...], feature_dtype: str = 
             return values.to_pandas()
         if not pa.types.is_integer(values.type):
             values = pc.cast(values, pa.int64())
-        return values.to_numpy().astype("int64" if col == TARGET else feature_dtype, copy=False)
+        # A copy: pyarrow's buffers are read-only, and callers may change their frames.
+        return values.to_numpy().astype("int64" if col == TARGET else feature_dtype)
 
-    # copy=False: one block per column, not a copy of every number into one 2-D block.
+    # copy=False: one block per column, not a second copy of every number into one 2-D block.
     return pd.DataFrame({col: convert(i, col) for i, col in enumerate(columns)}, copy=False)
 
 

@@ -150,6 +150,10 @@ def test_plain_files_of_one_header_are_parsed_together_and_others_alone(tmp_path
     bad = next(f for f in result.files if f.name == "c.csv")
     assert [r["line"] for r in bad.rejects] == [2] and bad.duplicates_dropped == 1
     assert list(result.data["corporation"]) == ["acme", "bolt", "corp", "eddy"]
+    for frame in (result.data, result.files[0].frame, bad.frame):  # callers may change them
+        frame.loc[0, "exited"] = 1
+        frame.loc[0, "corporation"] = "renamed"
+        assert frame.loc[0, "exited"] == 1 and frame.loc[0, "corporation"] == "renamed"
 
 
 # Row hashes: the index on disk depends on them, so they must not change --------------------
