@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import fastcsv, rowhash
 from pipeline.records import FileResult, UnusableFile, binary_reason, read_header
@@ -74,18 +75,30 @@ def read_plain_files(loaded: list[tuple[FileResult, bytes | None]], pool: Execut
 
 def _parse(members: list[_Member], width: int, index: tuple[int, ...],
            columns: tuple[str, ...]) -> pa.Table | None:
-    parts: list = []
+    # A first, skipped, empty line: pyarrow drops a byte-order mark at the start of what it
+    # reads, and here that would be the first character of a data row.
+    parts: list = [b"\n"]
     for member in members:
         parts.append(member.rows)
         if member.rows[-1:] != b"\n":
             parts.append(b"\n")
     joined = b"".join(parts)
     types = [pa.large_string() if col == ID else pa.int64() for col in columns]
-    try:
-        return fastcsv.read_columns(joined, width, index, first_row=0, types=types,
-                                    threads=True)
-    except pa.ArrowInvalid:  # a value that is no integer: text, then checked row by row
-        return fastcsv.read_columns(joined, width, index, first_row=0, threads=True)
+    # pyarrow reads "0x1F" as the integer 31, where the rules see no number: any "0x" sends the
+    # numbers to text, and each value is then checked for plain digits.
+    if not _has_hex_prefix(joined):
+        try:
+            return fastcsv.read_columns(joined, width, index, first_row=1, types=types,
+                                        threads=True)
+        except pa.ArrowInvalid:  # a value that is no integer: text, as below
+            pass
+    return fastcsv.read_columns(joined, width, index, first_row=1, threads=True)
+
+
+def _has_hex_prefix(data: bytes) -> bool:
+    """True when "0x" or "0X" occurs anywhere in data (a name may hold it too: then text)."""
+    found = pc.find_substring(pa.array([data], pa.large_binary()), "0x", ignore_case=True)
+    return found[0].as_py() >= 0
 
 
 def _read_group(loaded, members: list[_Member], width: int, index: tuple[int, ...],

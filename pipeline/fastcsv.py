@@ -45,18 +45,19 @@ def plain_body(data: bytes) -> bytes | None:
         return None
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None  # lone carriage returns: line numbers need the general parser
-    if body.startswith((b",", b" ", b"\t")):
-        return None  # a blank first line: the general parser looks further for the header
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return None  # only the rows holding the bad bytes are rejected: the general parser
+    if not any(cell.strip() for cell in header_fields(body)):
+        return None  # a blank first line: the general parser looks further for the header
     return body
 
 
 def header_fields(body: bytes) -> list[str]:
     """The cells of the first line of a plain file."""
-    return body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8").split(",")
+    end = body.find(b"\n")
+    return body[:end if end >= 0 else len(body)].rstrip(b"\r").decode("utf-8").split(",")
 
 
 def read_columns(body: bytes, width: int, index: Sequence[int], first_row: int = 1,

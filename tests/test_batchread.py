@@ -31,10 +31,12 @@ HEADERS = [",".join(COLUMNS), "exited,corporation,number_of_employees,lastyear_a
 plain_numbers = st.integers(0, 40).map(str)
 # Whole numbers pyarrow parses as int64 (a file of them is still parsed with the others), then
 # values it does not (the files around are then parsed as text).
-INTEGERS = ["007", "-1", "2", "+5", "-0", "1234567890123456", "1234567890123456789"]
+INTEGERS = ["007", "-1", "2", "+5", "-0", "1234567890123456", "1234567890123456789",
+            "0x1F", "0X01", " 0x10"]  # pyarrow reads hex; the rules see no number
 odd_integers = st.sampled_from(INTEGERS)
 odd_numbers = st.sampled_from([*INTEGERS, "1.0", " 7", "", "abc", "1e3", "99999999999999999999"])
-names = st.sampled_from(["acme", "bolt", "corp", "dyne", "e", "longer name co", "été"])
+names = st.sampled_from(["acme", "bolt", "corp", "dyne", "e", "longer name co", "été",
+                         "\ufeffbom"])
 odd_names = st.sampled_from(["", " padded ", "tab\tname"])
 
 
@@ -134,6 +136,28 @@ def test_a_whole_number_in_an_unusual_form_gets_the_general_verdict(tmp_path, co
     assert comparable(result.data) == comparable(expected)
     b = result.files[1]
     assert [(r["line"], r["reason"]) for r in b.rejects] == per_file["b.csv"][2]
+
+
+H = (",".join(COLUMNS) + "\n").encode()
+
+
+@pytest.mark.parametrize("data", [
+    H + b"\xef\xbb\xbfacme,1,2,3,0\nbolt,1,2,3,0\n",  # a name that begins with U+FEFF
+    b"lastmonth_activity,corporation,lastyear_activity,number_of_employees,exited\n"
+    b"\xef\xbb\xbf1,acme,2,3,0\n",  # a number that does
+    b"\xc2\xa0\n" + H + b"acme,1,2,3,0\n\n",  # a first line of Unicode space: blank
+    b"\xe3\x80\x80,\x0b\n" + H + b"acme,1,2,3,0\n",
+    H + b"acme,0x1F,2,3,0\nbolt,1,2,3,0x1\n",  # hex: no number to the rules
+], ids=["bom-name", "bom-number", "nbsp-line", "ideographic-space-line", "hex"])
+def test_odd_bytes_get_the_general_verdict(tmp_path, data):
+    (tmp_path / "a.csv").write_bytes(data)
+    (tmp_path / "b.csv").write_bytes(H + b"corp,7,8,9,0\n")
+    result = ingest_folder(tmp_path)
+    expected, per_file = general_reference(tmp_path)
+    assert comparable(result.data) == comparable(expected)
+    a = result.files[0]
+    assert a.reason == per_file["a.csv"] if a.reason else \
+        [(r["line"], r["reason"]) for r in a.rejects] == per_file["a.csv"][2]
 
 
 def test_plain_files_of_one_header_are_parsed_together_and_others_alone(tmp_path):
