@@ -96,9 +96,10 @@ def write_results(r: dict, path: Path) -> None:
               f"ours on the 10x history {_ms(inc['ours_big'])}.", ""]
     lines += ["## 3. Full ingestion", "",
               f"Command: `run_ingestion(settings)` (all rules, rejected.csv, history) against "
-              f"`baseline_ingest` and `limit_read_write` of `bench/baseline.py`: ours "
-              f"{_ms(full['ours'])}, baseline {_ms(full['baseline'])}, limit {_ms(full['limit'])}.",
-              ""]
+              f"`baseline_ingest` and `limit_read_write` of `bench/baseline.py`, "
+              f"{full.get('runs', 'several')} interleaved runs each, medians, the disk synced "
+              f"before each run: ours {_ms(full['ours'])}, baseline {_ms(full['baseline'])}, "
+              f"limit {_ms(full['limit'])}.", ""]
     lines += ["## 4. The API", "",
               f"gunicorn, 2 workers, 127.0.0.1; load client: {api['client']}; 8 connections, "
               "3 interleaved rounds after a warm-up, medians.", "",
