@@ -78,11 +78,6 @@ def _integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def merge_results(files: list[FileResult]) -> pd.DataFrame:
-    """The union of the accepted rows of every file, exact duplicates dropped (first kept)."""
-    return merge_with_hashes(files)[0]
-
-
 def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] | None:
     """The accepted rows of every file in order and each row's file position; or None.
 
@@ -120,7 +115,8 @@ def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
 
 
 def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | None]:
-    """merge_results, and its row hashes as IngestResult.hashes holds them."""
+    """The union of the accepted rows of every file, exact duplicates dropped (first kept),
+    and its row hashes as IngestResult.hashes holds them."""
     found = _accepted_rows(files)
     if found is None:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None

@@ -169,11 +169,6 @@ def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, order
 
 
-def duplicated(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS) -> np.ndarray:
-    """Like ``frame.duplicated(subset=columns, keep="first")``, much faster on large frames."""
-    return find_duplicates(frame, columns).duplicated
-
-
 class Duplicates(NamedTuple):
     """What find_duplicates found: the mask, the row hashes, and an order sorting h1."""
 
