@@ -14,29 +14,31 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.cli import base_parser, setup_logging
-from pipeline.config import ConfigError, Settings, load_settings
-from pipeline.deployed import (
-    CURRENT,
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import ConfigError, Settings, load_settings
+from pipeline.core.deployed import (
     DEPLOYED_FILES,
-    INGESTED_FILES,
-    MANIFEST,
-    SAMPLE_FILE,
-    SCORE_FILE,
-    VERSIONS,
     Deployed,
     NoDeployment,
     current_deployment,
     read_version,
     version_dirs,
 )
-from pipeline.files import atomic_write_text, fsync_dir, sha256_file
-from pipeline.history import History, utc_now
-from pipeline.modelfile import MODEL_FILE, ModelIntegrityError, read_provenance
+from pipeline.core.files import atomic_write_text, fsync_dir, sha256_file
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import ModelIntegrityError, read_provenance
+from pipeline.core.names import (
+    CURRENT,
+    INGESTED_FILES,
+    MANIFEST,
+    MODEL_FILE,
+    SAMPLE_FILE,
+    SCORE_FILE,
+    SCORE_RECORD,
+    VERSIONS,
+)
 
 logger = logging.getLogger(__name__)
-
-SCORE_RECORD = "latestscore.json"
 
 
 class DeploymentError(RuntimeError):
@@ -215,15 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         settings = load_settings(args.config)
-        history = History(settings.history_db)
         stage = "rollback" if args.rollback else "deployment"
-        run_id = history.start_run(stage, settings.name)
-        try:
-            deployed = rollback(settings, run_id) if args.rollback else deploy(settings, run_id)
-        except BaseException as exc:
-            history.finish_run(run_id, "failed", str(exc))
-            raise
-        history.finish_run(run_id, "ok", {"version": deployed.version})
+        with History(settings.history_db).run(stage, settings.name) as run:
+            deployed = rollback(settings, run.id) if args.rollback else deploy(settings, run.id)
+            run.summary = {"version": deployed.version}
     except (ConfigError, DeploymentError, ModelIntegrityError, OSError) as exc:
         print(f"{'rollback' if args.rollback else 'deployment'} failed: {exc}", file=sys.stderr)
         return 1

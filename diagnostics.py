@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,32 +19,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingestion import FINAL_DATA
-from pipeline.cli import base_parser, setup_logging
-from pipeline.config import PROJECT_ROOT, ConfigError, Settings, load_settings
-from pipeline.deployed import load_deployed_model
-from pipeline.files import atomic_write_text
-from pipeline.history import History, utc_now
-from pipeline.modelfile import ModelIntegrityError
-from pipeline.schema import COLUMNS, FEATURES, ID
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from pipeline.core.deployed import load_deployed_model
+from pipeline.core.files import atomic_write_text
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import ModelIntegrityError
+from pipeline.core.names import (
+    CONFIG_FILE,
+    DIAGNOSTICS_FILE,
+    FINAL_DATA,
+    HISTORY_DB,
+    REQUIREMENTS,
+)
+from pipeline.core.packages import is_outdated, read_requirements
+from pipeline.core.schema import FEATURES
+from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.ingest.records import read_labelled_data
 
 logger = logging.getLogger(__name__)
 
 SCRIPTS = ("ingestion.py", "training.py", "scoring.py")
 SCRIPT_FOLDER = Path(__file__).resolve().parent
-DIAGNOSTICS_FILE = "diagnostics.json"
 PYPI_URL = "https://pypi.org/pypi/{name}/json"
-# name, optional [extras], then an exact pin when there is one: "pandas==3.1.1"
-_REQUIREMENT = re.compile(
-    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==\s*([^\s;,]+))?")
 
 Fetcher = Callable[[str, float], dict]
-
-
-def read_final_data(settings: Settings) -> pd.DataFrame:
-    """The ingested data; only an empty field is missing (a client may be called 'null')."""
-    return pd.read_csv(settings.output_folder / FINAL_DATA, dtype={ID: str},
-                       keep_default_na=False, na_values=[""])
 
 
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
@@ -67,37 +65,14 @@ def model_probabilities(frame: pd.DataFrame, settings: Settings) -> list[float]:
     return [float(p) for p in model.predict_proba(_features(frame))[:, 1]]
 
 
-def _number(value) -> float | None:
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
-
-
 def dataframe_summary(settings: Settings) -> dict[str, dict[str, float | None]]:
     """Mean, median, std, min, max, quartiles and mode of each numeric column of finaldata.csv."""
-    frame = read_final_data(settings)
-    summary = {}
-    for col in frame.select_dtypes("number").columns:
-        values = frame[col].dropna()
-        modes = values.mode()
-        stats = {"count": float(len(values))}
-        if len(values):
-            stats.update(mean=values.mean(), median=values.median(), std=values.std(),
-                         min=values.min(), max=values.max(), q1=values.quantile(0.25),
-                         q3=values.quantile(0.75), mode=modes.iloc[0] if len(modes) else None)
-        else:
-            stats.update(dict.fromkeys(("mean", "median", "std", "min", "max", "q1", "q3",
-                                        "mode")))
-        summary[col] = {k: None if v is None else _number(v) for k, v in stats.items()}
-    return summary
+    return summarize_columns(read_final_data(settings.output_folder / FINAL_DATA))
 
 
 def missing_data(settings: Settings) -> dict[str, float]:
     """The fraction of missing values in each column of finaldata.csv."""
-    frame = read_final_data(settings)
-    columns = list(dict.fromkeys([*COLUMNS, *frame.columns]))
-    if frame.empty:
-        return dict.fromkeys(columns, 0.0)
-    return {col: float(frame[col].isna().mean()) if col in frame else 1.0 for col in columns}
+    return missing_fractions(read_final_data(settings.output_folder / FINAL_DATA))
 
 
 def scratch_config(settings: Settings, folder: Path) -> Path:
@@ -109,9 +84,9 @@ def scratch_config(settings: Settings, folder: Path) -> Path:
         output_folder_path=str(folder / "ingesteddata"),
         output_model_path=str(folder / "models"),
         prod_deployment_path=str(folder / "production_deployment"),
-        history_db_path=str(folder / "history.sqlite"),
+        history_db_path=str(folder / HISTORY_DB),
     )
-    path = folder / "config.json"
+    path = folder / CONFIG_FILE
     atomic_write_text(path, json.dumps(raw, indent=2) + "\n")
     return path
 
@@ -147,21 +122,8 @@ def execution_time(settings: Settings, timeout: float = 600.0) -> dict[str, floa
 
 def requirements_file(settings: Settings) -> Path:
     """requirements.txt beside the config, else the one beside the scripts."""
-    beside_config = settings.root / "requirements.txt"
-    return beside_config if beside_config.is_file() else PROJECT_ROOT / "requirements.txt"
-
-
-def read_requirements(path: Path) -> list[tuple[str, str | None]]:
-    """(name, pinned version or None) of each requirement line of a requirements file."""
-    found = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-")):
-            continue
-        match = _REQUIREMENT.match(line)
-        if match:
-            found.append((match.group(1), match.group(2)))
-    return found
+    beside_config = settings.root / REQUIREMENTS
+    return beside_config if beside_config.is_file() else PROJECT_ROOT / REQUIREMENTS
 
 
 def fetch_json(url: str, timeout: float) -> dict:
@@ -204,26 +166,7 @@ def outdated_packages_list(settings: Settings, index_url: str = PYPI_URL, timeou
     return packages
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    """The release numbers of a version, trailing zeros dropped: '1.10.0rc1' -> (1, 10)."""
-    release = re.match(r"\d+(?:\.\d+)*", version.strip().lstrip("vV"))
-    key = [int(part) for part in release.group(0).split(".")] if release else []
-    while key and key[-1] == 0:
-        key.pop()
-    return tuple(key)
-
-
-def is_outdated(package: dict) -> bool:
-    """True when a newer release than the one installed (or pinned) is known."""
-    current = package.get("installed") or package.get("pinned")
-    if not package.get("latest") or not current:
-        return False
-    return _version_key(package["latest"]) > _version_key(current)
-
-
 def _predictions_summary(settings: Settings) -> dict:
-    from scoring import read_labelled_data
-
     try:
         model, deployed = load_deployed_model(settings.deployment_folder)
         frame = read_labelled_data(settings.test_file)
@@ -239,26 +182,24 @@ def run_diagnostics(settings: Settings, measure_time: bool = True, check_package
                     fetch: Fetcher | None = None) -> dict:
     """Run every diagnostic, record the figures in the history and write diagnostics.json."""
     history = History(settings.history_db)
-    run_id = history.start_run("diagnostics", settings.name)
-    try:
+    with history.run("diagnostics", settings.name) as run:
+        frame = read_final_data(settings.output_folder / FINAL_DATA)
         results = {
             "measured_at": utc_now(),
             "config": str(settings.config_path),
             "predictions": _predictions_summary(settings),
-            "summary": dataframe_summary(settings),
-            "missing_data": missing_data(settings),
+            "summary": summarize_columns(frame),
+            "missing_data": missing_fractions(frame),
             "execution_time": execution_time(settings) if measure_time else None,
             "outdated_packages": outdated_packages_list(settings, fetch=fetch)
             if check_packages else None,
         }
+        del frame
         results["model_version"] = results["predictions"].get("model_version")
-        record_diagnostics(history, run_id, results)
+        record_diagnostics(history, run.id, results)
         atomic_write_text(settings.model_folder / DIAGNOSTICS_FILE,
                           json.dumps(results, indent=2, sort_keys=True) + "\n")
-    except BaseException as exc:
-        history.finish_run(run_id, "failed", str(exc))
-        raise
-    history.finish_run(run_id, "ok", {"model_version": results["model_version"]})
+        run.summary = {"model_version": results["model_version"]}
     return results
 
 
@@ -274,18 +215,6 @@ def record_diagnostics(history: History, run_id: int | None, results: dict) -> N
         history.record_metrics(run_id, "diagnostics",
                                {"outdated_packages": sum(map(is_outdated, packages))},
                                detail={"packages": packages})
-
-
-def latest_diagnostics(settings: Settings) -> dict | None:
-    """The results of the last diagnostics run (diagnostics.json), or None."""
-    path = settings.model_folder / DIAGNOSTICS_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        logger.warning("unreadable %s: %s", path, exc)
-        return None
 
 
 def describe(results: dict) -> str:

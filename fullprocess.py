@@ -1,9 +1,9 @@
 """One monitoring cycle: new data? ingest it; drift? retrain, re-deploy and report.
 
-Run from cron every 10 minutes (cronjob.txt). Almost every cycle finds nothing new, so that path
-is built to cost about as much as starting Python: it imports only os, sys, fcntl and json, looks
-at file sizes and modification times, and stops. Anything it cannot settle that way goes to the
-full cycle, which reads checksums and imports the heavy libraries only when there is work.
+Run from cron every 10 minutes (cronjob.txt). Almost every cycle finds nothing new: the quick
+path (cycle/quick.py, standard library only) settles that from file sizes and times, in about the
+time Python takes to start. Anything it cannot settle goes to the full cycle (cycle/run.py),
+which reads checksums and imports the heavy libraries only when there is work.
 """
 
 from __future__ import annotations
@@ -11,173 +11,18 @@ from __future__ import annotations
 import os
 import sys
 
-STATE_FILE = "seenfiles.json"
-OUTPUTS_FILE = "outputs.json"  # in the model folder: the deployed model the reports describe
-LOCK_FILE = ".fullprocess.lock"
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.json")
-
-
-def acquire_lock(folder: str):
-    """An exclusive lock on folder/.fullprocess.lock, or None when another cycle holds it.
-
-    The kernel releases the lock when its holder dies, so a killed cycle never blocks the next.
-    """
-    import errno
-    import fcntl
-
-    os.makedirs(folder, exist_ok=True)
-    handle = open(os.path.join(folder, LOCK_FILE), "a+")  # noqa: SIM115 - held for the cycle
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.close()
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return None
-        raise
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
-
-
-def quick_paths(config_path: str) -> dict[str, str]:
-    """The four folders the quick check needs, resolved as pipeline.config resolves them."""
-    import json
-
-    with open(config_path, encoding="utf-8") as handle:
-        raw = json.load(handle)
-    # As pipeline.config does: the config file's real location (links resolved) is the root.
-    root = os.path.dirname(os.path.realpath(os.path.expanduser(config_path)))
-    return {key: os.path.join(root, os.path.expanduser(raw[key]))
-            for key in ("input_folder_path", "output_folder_path", "output_model_path",
-                        "prod_deployment_path")}
-
-
-def nothing_new(paths: dict[str, str]) -> bool:
-    """True when an intact model is deployed, the reports describe it, and every *.csv entry
-    matches the last cycle.
-
-    Only names, sizes and modification times are compared; any doubt answers False, and the
-    full cycle then decides with checksums (and reports a deployed model that fails its own).
-    """
-    import json
-
-    sha = deployed_model_sha(paths["prod_deployment_path"])
-    if sha is None or not outputs_current(paths["output_model_path"], sha):
-        return False
-    folder = os.path.abspath(paths["input_folder_path"])
-    try:
-        with open(os.path.join(paths["output_folder_path"], STATE_FILE), encoding="utf-8") as fh:
-            seen = json.load(fh).get(folder)
-        entries = list(os.scandir(folder))
-    except (OSError, ValueError, AttributeError):
-        return False
-    if not isinstance(seen, dict):
-        return False
-    names = set()
-    for entry in entries:
-        if not entry.name.lower().endswith(".csv"):
-            continue
-        record = seen.get(entry.name)
-        if not isinstance(record, dict):
-            return False
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            if "refused" not in record:
-                return False
-        else:
-            stat = entry.stat(follow_symlinks=False)
-            if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns \
-                    or record.get("retry"):
-                return False
-        names.add(entry.name)
-    return names == set(seen)
-
-
-def outputs_current(model_folder: str, model_sha256: str) -> bool:
-    """True when the reports in model_folder were all refreshed for the given deployed model.
-
-    A cycle killed (or failing) between deploying and reporting leaves them describing the
-    previous model; the next cycle sees it here and refreshes them.
-    """
-    import json
-
-    try:
-        with open(os.path.join(model_folder, OUTPUTS_FILE), encoding="utf-8") as handle:
-            return json.load(handle).get("model_sha256") == model_sha256
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def deployed_model_intact(folder: str) -> bool:
-    """True when current/trainedmodel.pkl has the SHA-256 its manifest records."""
-    return deployed_model_sha(folder) is not None
-
-
-def deployed_model_sha(folder: str) -> str | None:
-    """The SHA-256 of current/trainedmodel.pkl when it matches its manifest (a few KB read)."""
-    import json
-
-    try:  # the built-in SHA-256 imports in microseconds; hashlib loads OpenSSL (about 4 ms)
-        from _sha256 import sha256  # Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python 3.12 and later
-        except ImportError:
-            from hashlib import sha256
-
-    current = os.path.join(folder, "current")
-    try:
-        with open(os.path.join(current, "manifest.json"), encoding="utf-8") as handle:
-            expected = json.load(handle)["model_sha256"]
-        with open(os.path.join(current, "trainedmodel.pkl"), "rb") as handle:
-            return expected if sha256(handle.read()).hexdigest() == expected else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _quick_args(argv: list[str]) -> tuple[str, bool] | None:
-    """(config, verbose) when argv is one the quick path understands, else None."""
-    config, verbose, rest = DEFAULT_CONFIG, False, list(argv)
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--config" and rest:
-            config = rest.pop(0)
-        elif arg.startswith("--config="):
-            config = arg.split("=", 1)[1]
-        elif arg == "--no-api":
-            pass
-        elif arg in ("-v", "--verbose"):
-            verbose = True
-        else:
-            return None
-    return config, verbose
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one cycle for the configuration; exit 0 when it did its job."""
-    argv = sys.argv[1:] if argv is None else argv
-    quick = _quick_args(argv)
-    if quick is not None and not quick[1]:
-        try:
-            paths = quick_paths(quick[0])
-            lock = acquire_lock(paths["prod_deployment_path"])
-        except (OSError, ValueError, KeyError, TypeError):
-            lock = paths = None  # the full cycle reports what is wrong
-        if paths is not None and lock is None:
-            print(f"another cycle is running on {paths['prod_deployment_path']}; nothing done")
-            return 0
-        if lock is not None:
-            try:
-                if nothing_new(paths):
-                    import time
+    from cycle.quick import quick_cycle
 
-                    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} nothing new in "
-                          f"{paths['input_folder_path']}")
-                    return 0
-            finally:
-                lock.close()
-    from pipeline.monitor import main as full_cycle
+    argv = sys.argv[1:] if argv is None else argv
+    settled = quick_cycle(argv, DEFAULT_CONFIG)
+    if settled is not None:
+        return settled
+    from cycle.run import main as full_cycle
 
     return full_cycle(argv, __doc__.splitlines()[0])
 

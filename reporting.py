@@ -11,60 +11,38 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from diagnostics import (
-    dataframe_summary,
-    latest_diagnostics,
-    missing_data,
-    read_final_data,
-)
-from pipeline.cli import base_parser, setup_logging
-from pipeline.config import ConfigError, Settings, load_settings
-from pipeline.deployed import Deployed, current_deployment, load_deployed_model
-from pipeline.files import atomic_open
-from pipeline.history import History, utc_now
-from pipeline.modelfile import ModelIntegrityError
-from pipeline.pdfpage import new_figure
-from pipeline.report_pages import (
-    PAGE_TITLES,
-    RISK_SCORES,
-    ReportFacts,
-    draw_confusion,
-    render_pages,
-)
-from pipeline.schema import FEATURES, ID, TARGET
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import ConfigError, Settings, load_settings
+from pipeline.core.deployed import Deployed, current_deployment, load_deployed_model
+from pipeline.core.files import atomic_open
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import ModelIntegrityError
+from pipeline.core.names import CONFUSION_MATRIX, FINAL_DATA, REPORT, RISK_SCORES
+from pipeline.core.outputs import latest_diagnostics
+from pipeline.core.schema import ID
+from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.ingest.records import read_labelled_data
+from pipeline.model.evaluate import score_model
+from pipeline.report.pages import PAGE_TITLES, ReportFacts, draw_confusion, render_pages
+from pipeline.report.pdf import new_figure
+from pipeline.report.risk import rank_clients, read_risk_list
+
+__all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
+           "read_risk_list", "score_clients"]
 
 logger = logging.getLogger(__name__)
 
-CONFUSION_MATRIX = "confusionmatrix.png"
-REPORT = "report.pdf"
-
 
 def evaluate_deployed(settings: Settings) -> dict:
-    """The deployed model on the test data: confusion counts, F1, ROC curve and AUC."""
+    """The deployed model on the test data: its scores, ROC curve, version and data."""
     return _evaluate(*load_deployed_model(settings.deployment_folder), settings)
 
 
 def _evaluate(model, deployed: Deployed, settings: Settings) -> dict:
-    from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score, roc_curve
-
-    from scoring import read_labelled_data
-
-    frame = read_labelled_data(settings.test_file)
-    truth = frame[TARGET].to_numpy()
-    predicted = model.predict(frame[list(FEATURES)])
-    probability = model.predict_proba(frame[list(FEATURES)])[:, 1]
-    both = len(np.unique(truth)) == 2
-    fpr, tpr, _ = roc_curve(truth, probability) if both else ([], [], None)
-    return {
-        "version": deployed.version, "data": settings.test_file.name, "rows": len(frame),
-        "counts": confusion_matrix(truth, predicted, labels=[0, 1]).tolist(),
-        "f1": float(f1_score(truth, predicted, zero_division=0)),
-        "roc_auc": float(roc_auc_score(truth, probability)) if both else None,
-        "fpr": list(fpr), "tpr": list(tpr),
-    }
+    scores = score_model(model, read_labelled_data(settings.test_file), curve=True)
+    return {**scores, "version": deployed.version, "data": settings.test_file.name}
 
 
 def plot_confusion_matrix(settings: Settings) -> Path:
@@ -81,24 +59,11 @@ def plot_confusion_matrix(settings: Settings) -> Path:
 
 
 def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
-    """Every client of finaldata.csv (its last record) with the deployed model's probability.
-
-    Returns the frame, ranked (rank 1 = highest risk), and the model version.
-    """
+    """Every current client of finaldata.csv (its last record) with the deployed model's
+    probability, ranked (rank 1 = highest risk); and the model version."""
     model, deployed = load_deployed_model(settings.deployment_folder)
-    return _rank(model, read_final_data(settings)), deployed.version
-
-
-def _rank(model, frame: pd.DataFrame) -> pd.DataFrame:
-    """The clients still with the company (latest record not exited), riskiest first."""
-    latest = frame.drop_duplicates(subset=ID, keep="last")
-    # A client whose latest record says it has left is no one to call: it is not ranked.
-    latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
-    latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]
-    ranked = latest.sort_values(["probability", ID], ascending=[False, True], kind="mergesort")
-    ranked = ranked.reset_index(drop=True)
-    ranked["rank"] = np.arange(1, len(ranked) + 1)
-    return ranked
+    frame = read_final_data(settings.output_folder / FINAL_DATA)
+    return rank_clients(model, frame), deployed.version
 
 
 def build_risk_list(settings: Settings) -> pd.DataFrame:
@@ -115,14 +80,6 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def read_risk_list(settings: Settings, top: int | None = None) -> pd.DataFrame:
-    """The written risk list, highest risk first (the first ``top`` clients when given)."""
-    frame = pd.read_csv(settings.model_folder / RISK_SCORES, dtype={ID: str},
-                        keep_default_na=False, na_values={"probability": [""]})
-    frame = frame.sort_values("rank", kind="mergesort").reset_index(drop=True)
-    return frame if top is None else frame.head(top)
-
-
 def gather_facts(settings: Settings) -> ReportFacts:
     """Read the deployment, data, history and diagnostics the report is made of."""
     facts = ReportFacts(settings, History(settings.history_db), utc_now())
@@ -134,14 +91,14 @@ def gather_facts(settings: Settings) -> ReportFacts:
     except (ModelIntegrityError, OSError, ValueError) as exc:
         facts.model_error = str(exc)
     try:
-        frame = read_final_data(settings)
+        frame = read_final_data(settings.output_folder / FINAL_DATA)
         facts.records, facts.distinct = len(frame), frame[ID].nunique()
-        facts.summary, facts.missing = dataframe_summary(settings), missing_data(settings)
+        facts.summary, facts.missing = summarize_columns(frame), missing_fractions(frame)
         if model is not None:
-            facts.clients = _rank(model, frame)
+            facts.clients = rank_clients(model, frame)
     except (OSError, ValueError) as exc:
         facts.data_error = str(exc)
-    facts.diagnostics = latest_diagnostics(settings)
+    facts.diagnostics = latest_diagnostics(settings.model_folder)
     return facts
 
 

@@ -7,54 +7,18 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import ConfigError, Settings, load_settings
+from pipeline.core.files import atomic_write_text
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import ModelIntegrityError, load_trained_model
+from pipeline.core.names import SCORE_FILE, SCORE_RECORD
+from pipeline.ingest.records import read_labelled_data
+from pipeline.model.evaluate import score_model  # the course's name for the evaluation
 
-from pipeline.cli import base_parser, setup_logging
-from pipeline.config import ConfigError, Settings, load_settings
-from pipeline.files import atomic_write_text
-from pipeline.history import History, utc_now
-from pipeline.modelfile import ModelIntegrityError, load_trained_model
-from pipeline.records import read_input_file
-from pipeline.schema import FEATURES, TARGET
+__all__ = ["read_labelled_data", "read_score", "record_score", "run_scoring", "score_model"]
 
 logger = logging.getLogger(__name__)
-
-SCORE_FILE = "latestscore.txt"
-SCORE_RECORD = "latestscore.json"
-
-
-def read_labelled_data(path: Path) -> pd.DataFrame:
-    """A labelled CSV file, validated with the ingestion rules; bad rows are logged and left out."""
-    result = read_input_file(Path(path))
-    if not result.usable:
-        raise ValueError(f"cannot score on {path}: {result.reason}")
-    for reject in result.rejects:
-        logger.warning("%s line %s left out: %s", result.name, reject["line"], reject["reason"])
-    if result.frame is None or result.frame.empty:
-        raise ValueError(f"cannot score on {path}: no valid rows")
-    return result.frame
-
-
-def score_model(model, frame: pd.DataFrame) -> dict:
-    """F1, precision, recall, ROC AUC and confusion counts of a model on a labelled frame."""
-    if frame.empty:
-        raise ValueError("no rows to score on")
-    truth = frame[TARGET].to_numpy()
-    features = frame[list(FEATURES)]
-    predicted = model.predict(features)
-    probability = model.predict_proba(features)[:, 1]
-    tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
-    both_classes = len(np.unique(truth)) == 2
-    return {
-        "f1": float(f1_score(truth, predicted, zero_division=0)),
-        "precision": float(precision_score(truth, predicted, zero_division=0)),
-        "recall": float(recall_score(truth, predicted, zero_division=0)),
-        "roc_auc": float(roc_auc_score(truth, probability)) if both_classes else None,
-        "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
-        "rows": len(frame),
-    }
 
 
 def record_score(history: History, run_id: int | None, purpose: str, scores: dict, *,
@@ -71,8 +35,7 @@ def record_score(history: History, run_id: int | None, purpose: str, scores: dic
 def run_scoring(settings: Settings) -> dict:
     """Score the trained model on the test data and write latestscore.txt."""
     history = History(settings.history_db)
-    run_id = history.start_run("scoring", settings.name)
-    try:
+    with history.run("scoring", settings.name) as run:
         model, record = load_trained_model(settings.model_folder)
         scores = score_model(model, read_labelled_data(settings.test_file))
         # The record ties the bare score to the model it measured, so deployment can refuse a
@@ -81,12 +44,9 @@ def run_scoring(settings: Settings) -> dict:
             {**scores, "model_sha256": record["model_sha256"], "data": str(settings.test_file),
              "scored_at": utc_now()}, indent=2, sort_keys=True) + "\n")
         atomic_write_text(settings.model_folder / SCORE_FILE, f"{scores['f1']!r}\n")
-        record_score(history, run_id, "test", scores, model_sha256=record["model_sha256"],
+        record_score(history, run.id, "test", scores, model_sha256=record["model_sha256"],
                      data=str(settings.test_file))
-    except BaseException as exc:
-        history.finish_run(run_id, "failed", str(exc))
-        raise
-    history.finish_run(run_id, "ok", scores)
+        run.summary = scores
     logger.info("F1 %.4f precision %.4f recall %.4f on %d rows of %s", scores["f1"],
                 scores["precision"], scores["recall"], scores["rows"], settings.test_file)
     return scores

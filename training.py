@@ -6,6 +6,7 @@ import logging
 import platform
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -14,23 +15,25 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ingestion import FINAL_DATA, INGESTED_FILES, parse_ingested_files
-from pipeline.cli import base_parser, setup_logging
-from pipeline.config import DEFAULT_MODEL, ConfigError, Settings, load_settings
-from pipeline.files import atomic_open, sha256_file
-from pipeline.history import History, utc_now
-from pipeline.modelfile import save_model
-from pipeline.schema import FEATURES, TARGET
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import DEFAULT_MODEL, ConfigError, Settings, load_settings
+from pipeline.core.files import atomic_open, sha256_file
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import save_model
+from pipeline.core.names import FINAL_DATA, INGESTED_FILES, SAMPLE_FILE
+from pipeline.core.schema import FEATURES, TARGET
+from pipeline.ingest.merge import parse_ingested_files
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_FILE = "trainingsample.csv"
 SAMPLE_ROWS = 10_000
 
 
-def build_model(params: dict | None = None) -> Pipeline:
-    """The model: standard scaling, then logistic regression, as one Pipeline."""
-    params = {**DEFAULT_MODEL, **(params or {})}
+def build_model(params: Mapping = DEFAULT_MODEL) -> Pipeline:
+    """The model: standard scaling, then logistic regression, as one Pipeline.
+
+    ``params`` are complete settings, as pipeline.core.config checks and completes them.
+    """
     return Pipeline([
         ("scale", StandardScaler()),
         ("classify", LogisticRegression(
@@ -53,7 +56,7 @@ def read_training_data(path: Path) -> pd.DataFrame:
     return frame
 
 
-def train_model(frame: pd.DataFrame, params: dict | None = None) -> Pipeline:
+def train_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL) -> Pipeline:
     """Fit the model on a frame of features and target."""
     if frame.empty:
         raise ValueError("no rows to train on")
@@ -77,9 +80,7 @@ def library_versions() -> dict:
 
 def run_training(settings: Settings) -> dict:
     """Train on the configured ingested data and write the model; returns its provenance."""
-    history = History(settings.history_db)
-    run_id = history.start_run("training", settings.name)
-    try:
+    with History(settings.history_db).run("training", settings.name) as run:
         data_path = settings.output_folder / FINAL_DATA
         frame = read_training_data(data_path)
         model = train_model(frame, settings.model)
@@ -94,7 +95,7 @@ def run_training(settings: Settings) -> dict:
             "training_files": [{"name": f["name"], "sha256": f.get("sha256")} for f in files],
             "rows": len(frame),
             "positive_rate": float(frame[TARGET].mean()),
-            "params": {**DEFAULT_MODEL, **settings.model},
+            "params": dict(settings.model),
             "libraries": library_versions(),
         }
         # A sample of what the model learned from: the reference for data drift checks.
@@ -104,10 +105,7 @@ def run_training(settings: Settings) -> dict:
         provenance["training_sample"] = {"file": SAMPLE_FILE, "rows": len(sample),
                                          "sha256": sha256_file(settings.model_folder / SAMPLE_FILE)}
         record = save_model(model, settings.model_folder, provenance)
-    except BaseException as exc:
-        history.finish_run(run_id, "failed", str(exc))
-        raise
-    history.finish_run(run_id, "ok", {"rows": len(frame), "model_sha256": record["model_sha256"]})
+        run.summary = {"rows": len(frame), "model_sha256": record["model_sha256"]}
     logger.info("trained on %d rows of %s -> %s", len(frame), data_path, settings.model_folder)
     return record
 

@@ -2,7 +2,7 @@
 
     python -m bench.cycle_stages --config PATH [--no-api]
 
-The stages are wrapped where pipeline.cycle calls them, so the product's code is what runs.
+The stages are wrapped where cycle.steps calls them, so the product's code is what runs.
 The last line printed is {"seconds": {stage: s}, "total": s, "peak_rss_mb": ...}; peak_rss_mb is
 the cycle's own peak plus its largest child's (diagnostics times the stage scripts in children
 while the cycle holds its memory): a bound on the memory the cycle ever needs at once.
@@ -42,27 +42,26 @@ def _timed(name: str, func):
 
 
 def instrument() -> None:
-    """Wrap each stage of pipeline.cycle (and of its report refresh) in a timer."""
+    """Wrap each stage of cycle.steps (and of its report refresh) in a timer."""
     import diagnostics
     import reporting
-    from pipeline import cycle
+    from cycle import steps
 
     for attr, name in [("run_ingestion", "ingest"), ("score_model", "drift check"),
                        ("_record_data_drift", "drift check"), ("run_training", "train"),
                        ("run_scoring", "score"), ("deploy", "deploy")]:
-        setattr(cycle, attr, _timed(name, getattr(cycle, attr)))
+        setattr(steps, attr, _timed(name, getattr(steps, attr)))
     diagnostics.run_diagnostics = _timed("diagnostics", diagnostics.run_diagnostics)
     for attr in ("plot_confusion_matrix", "build_risk_list", "build_report"):
         setattr(reporting, attr, _timed("report", getattr(reporting, attr)))
-    cycle.call_api_endpoints = _timed("api calls", cycle.call_api_endpoints)
+    steps.call_api_endpoints = _timed("api calls", steps.call_api_endpoints)
 
 
 def main(argv: list[str]) -> int:
     """Run the cycle on argv's config and print the stage times."""
     started = time.perf_counter()
     instrument()
-    from pipeline.cycle import CycleError  # noqa: F401 - imported with the stages above
-    from pipeline.monitor import main as full_cycle
+    from cycle.run import main as full_cycle
 
     code = full_cycle(argv, "benchmark cycle")
     total = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Benchmark data from the project's generator (pipeline.datagen.bulk_records), written to disk.
+"""Benchmark data from the project's generator (pipeline.data.datagen.bulk_records), on disk.
 
 Nothing here is committed: the files go under bench/data/ (git-ignored) or a temporary folder.
 Each file repeats a few rows of the one before (exact duplicates across files, as real extracts
@@ -14,13 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipeline.datagen import bulk_records, to_csv_bytes
+from pipeline.data.datagen import bulk_records, to_csv_bytes
 
 OVERLAP = 0.01  # share of each file's rows copied from the previous file
 
 
 def csv_bytes(frame) -> bytes:
-    """The same bytes as pipeline.datagen.to_csv_bytes, written by pyarrow (much faster)."""
+    """The same bytes as pipeline.data.datagen.to_csv_bytes, written by pyarrow (much faster)."""
     sink = pa.BufferOutputStream()
     pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink,
                     pacsv.WriteOptions(quoting_style="none", quoting_header="none"))

@@ -30,8 +30,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from pipeline.datagen import generate, to_csv_bytes  # noqa: E402
-from pipeline.files import sha256_file  # noqa: E402
+from pipeline.core.files import sha256_file  # noqa: E402
+from pipeline.data.datagen import generate, to_csv_bytes  # noqa: E402
 
 CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata",
           "test_data_path": "testdata", "output_model_path": "models",
@@ -103,8 +103,8 @@ def deployed_f1_matches(folder: Path) -> bool:
     import pandas as pd
     from sklearn.metrics import f1_score
 
-    from pipeline.deployed import load_deployed_model
-    from pipeline.schema import FEATURES, TARGET
+    from pipeline.core.deployed import load_deployed_model
+    from pipeline.core.schema import FEATURES, TARGET
 
     model, deployed = load_deployed_model(folder / "production_deployment")
     test = pd.read_csv(folder / "testdata" / "testdata.csv")

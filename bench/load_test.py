@@ -36,10 +36,10 @@ sys.path.insert(0, str(PROJECT / "bench"))
 
 from kill_test import make_project  # noqa: E402
 
-from pipeline.config import load_settings  # noqa: E402
-from pipeline.deployed import read_version, version_dirs  # noqa: E402
-from pipeline.schema import FEATURES  # noqa: E402
-from pipeline.server import running_server  # noqa: E402
+from pipeline.api.local_server import running_server  # noqa: E402
+from pipeline.core.config import load_settings  # noqa: E402
+from pipeline.core.deployed import read_version, version_dirs  # noqa: E402
+from pipeline.core.schema import FEATURES  # noqa: E402
 
 BODIES = [
     {"records": [{"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}]},

@@ -45,7 +45,7 @@ def write_results(r: dict, path: Path) -> None:
                 if quick else "full sizes.")
              + " Each figure is a ratio to a reference measured side by side in the same run "
              "(medians of interleaved runs). References are in `bench/baseline.py` and "
-             "`bench/baseline_app.py`; data comes from `pipeline.datagen.bulk_records`.", "",
+             "`bench/baseline_app.py`; data comes from `pipeline.data.datagen.bulk_records`.", "",
              f"Machine: {r['machine']}. The suite took {r['seconds'] / 60:.1f} minutes.", ""]
 
     lines += ["## Summary", "", "| # | figure | measured | target | |",

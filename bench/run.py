@@ -201,7 +201,7 @@ def target_quick_path(projects: dict[str, Path]) -> dict[str, dict]:
 
 
 def _ingest_settings(root: Path):
-    from pipeline.config import load_settings
+    from pipeline.core.config import load_settings
 
     return load_settings(root / "config.json")
 
@@ -311,7 +311,7 @@ def target_api(root: Path) -> dict:
     import pandas as pd
 
     from bench.load import client_name, load, post_once
-    from pipeline.deployed import load_deployed_model
+    from pipeline.core.deployed import load_deployed_model
     from scoring import read_labelled_data
 
     config = root / "config.json"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.config import load_settings
-from pipeline.datagen import generate, to_csv_bytes
+from pipeline.core.config import load_settings
+from pipeline.data.datagen import generate, to_csv_bytes
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_COURSE_DATA = PROJECT.parent / "shared" / "course-data"

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
-from pipeline.server import running_server
+from pipeline.api.local_server import running_server
 from tests.conftest import CONFIG, write_config
 from tests.test_hostile_data import watch_opens
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.server import free_port, running_server
+from pipeline.api.local_server import free_port, running_server
 from reporting import build_risk_list
 from tests.conftest import run_script
 
@@ -52,8 +52,8 @@ def test_apicalls_fails_when_an_endpoint_fails(redeployed, tmp_path):
 
 
 def test_test_data_outside_the_project_is_sent_as_csv(redeployed, tmp_path_factory):
-    from apicalls import prediction_request
-    from pipeline.config import load_settings
+    from pipeline.api.client import prediction_request
+    from pipeline.core.config import load_settings
 
     outside = tmp_path_factory.mktemp("elsewhere")
     (outside / "testdata.csv").write_bytes(redeployed.test_file.read_bytes())

@@ -10,8 +10,9 @@ import pytest
 
 from app import create_app
 from deployment import deploy, rollback
-from pipeline.deployed import load_deployed_model
-from pipeline.schema import FEATURES
+from pipeline.api.state import api_state
+from pipeline.core.deployed import load_deployed_model
+from pipeline.core.schema import FEATURES
 
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
 
@@ -33,7 +34,7 @@ def test_factory_reads_the_given_config(redeployed):
     app = create_app(redeployed.config_path, max_body_bytes=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
     assert not app.debug
-    assert app.extensions["risk"]["settings"].deployment_folder == redeployed.deployment_folder
+    assert api_state(app).settings.deployment_folder == redeployed.deployment_folder
 
 
 def test_prediction_from_a_data_file_matches_the_deployed_model(client, redeployed):
@@ -239,7 +240,7 @@ def test_openapi_document_describes_every_route(app, client):
 
 def test_no_debug_and_no_traceback_on_unexpected_errors(app, monkeypatch):
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
-    from app import ModelHolder
+    from pipeline.api.state import ModelHolder
 
     def boom(self):
         raise RuntimeError("secret internals")

@@ -1,6 +1,6 @@
 """Full ingestion's fast paths give exactly what the general parser gives, file by file.
 
-ingest_folder parses the plain files of one header in a single pyarrow call (pipeline.batchread),
+ingest_folder parses the plain files of one header in one pyarrow call (pipeline.ingest.batchread),
 hashes rows with table lookups and writes large frames on two threads. Each of these
 is checked here against the plain, slow definition it replaces.
 """
@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion import _integral_columns, ingest_folder
-from pipeline import fastcsv, rowhash
-from pipeline.records import UnusableFile, parse_csv_text
-from pipeline.schema import COLUMNS, FEATURES
+from ingestion import ingest_folder
+from pipeline.core.schema import COLUMNS, FEATURES
+from pipeline.ingest import fastcsv, rowhash
+from pipeline.ingest.merge import integral_columns
+from pipeline.ingest.records import UnusableFile, parse_csv_text
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -98,7 +99,7 @@ def general_reference(folder: Path) -> tuple[pd.DataFrame, dict]:
 def comparable(frame: pd.DataFrame) -> str:
     """The frame as finaldata.csv holds it (whole-number columns as integers)."""
     out = io.BytesIO()
-    fastcsv.write_frame(_integral_columns(frame[list(COLUMNS)].copy()), out)
+    fastcsv.write_frame(integral_columns(frame[list(COLUMNS)].copy()), out)
     return out.getvalue().decode()
 
 

@@ -11,7 +11,7 @@ from bench.baseline import baseline_ingest, limit_read_write
 from bench.datasets import check_same_bytes, write_files
 from bench.report import write_results
 from ingestion import run_ingestion
-from pipeline.config import load_settings
+from pipeline.core.config import load_settings
 from tests.conftest import write_config
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import DEFAULT_CONFIG, REQUIRED_KEYS, ConfigError, load_settings
+from pipeline.core.config import DEFAULT_CONFIG, REQUIRED_KEYS, ConfigError, load_settings
 
 VALUES = {
     "input_folder_path": "data/in",
@@ -185,7 +185,7 @@ def test_bad_optional_values_are_config_errors(tmp_path, key, value):
 
 
 def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkeypatch):
-    from pipeline.config import api_token
+    from pipeline.core.config import api_token
 
     monkeypatch.delenv("RISK_API_TOKEN", raising=False)
     (tmp_path / "secret").write_text("abc123\nignored\n")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.datagen import CLIENTS, bulk_records, to_csv_bytes
-from pipeline.schema import COLUMNS, FEATURES, ID, TARGET
+from pipeline.core.config import PROJECT_ROOT
+from pipeline.core.schema import COLUMNS, FEATURES, ID, TARGET
+from pipeline.data.datagen import CLIENTS, bulk_records, to_csv_bytes
 from scoring import score_model
 from training import train_model
 

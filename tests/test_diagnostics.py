@@ -16,8 +16,6 @@ from diagnostics import (
     dataframe_summary,
     execution_time,
     fetch_json,
-    is_outdated,
-    latest_diagnostics,
     missing_data,
     model_predictions,
     model_probabilities,
@@ -25,10 +23,12 @@ from diagnostics import (
     run_diagnostics,
     scratch_config,
 )
-from pipeline.config import load_settings
-from pipeline.deployed import NoDeployment, load_deployed_model
-from pipeline.files import sha256_file
-from pipeline.history import History
+from pipeline.core.config import load_settings
+from pipeline.core.deployed import NoDeployment, load_deployed_model
+from pipeline.core.files import sha256_file
+from pipeline.core.history import History
+from pipeline.core.outputs import latest_diagnostics
+from pipeline.core.packages import is_outdated
 
 FINAL_HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 REQUIREMENTS = """# pinned runtime dependencies
@@ -233,7 +233,7 @@ def test_run_diagnostics_records_everything_and_caches_it(deployed, monkeypatch)
                                                     encoding="utf-8")
     monkeypatch.setattr(diagnostics, "execution_time",
                         lambda settings: {"ingestion": 0.5, "training": 1.5, "scoring": 0.25})
-    assert latest_diagnostics(deployed) is None
+    assert latest_diagnostics(deployed.model_folder) is None
     results = run_diagnostics(deployed, fetch=Index({"pandas": "3.1.1", "numpy": "99.0"}))
 
     assert results["model_version"] == 1
@@ -252,7 +252,7 @@ def test_run_diagnostics_records_everything_and_caches_it(deployed, monkeypatch)
     assert json.loads(rows["summary"]["detail"]) == results["summary"]
     assert rows["outdated_packages"]["value"] == 1
     assert json.loads(rows["outdated_packages"]["detail"])["packages"][1]["latest"] == "99.0"
-    assert latest_diagnostics(deployed) == results
+    assert latest_diagnostics(deployed.model_folder) == results
     assert (deployed.model_folder / "diagnostics.json").is_file()
 
 
@@ -272,7 +272,7 @@ def test_run_diagnostics_can_skip_timing_and_the_index(deployed, monkeypatch):
 def test_latest_diagnostics_ignores_an_unreadable_file(settings):
     settings.model_folder.mkdir(parents=True)
     (settings.model_folder / "diagnostics.json").write_text("{not json", encoding="utf-8")
-    assert latest_diagnostics(settings) is None
+    assert latest_diagnostics(settings.model_folder) is None
 
 
 def test_main_prints_a_short_summary(deployed, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.drift import data_drift, population_stability_index, score_drift
+from pipeline.monitor.drift import data_drift, population_stability_index, score_drift
 
 STEADY = [0.70, 0.72, 0.71, 0.69, 0.73, 0.70]  # mean 0.7083, stdev 0.0147; Q1 0.7, Q3 0.7175
 

@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipeline.schema import COLUMNS
+from pipeline.core.schema import COLUMNS
 from tests.conftest import (
     CONFIG,
     PRACTICE,

@@ -9,9 +9,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipeline.datagen import bulk_records
-from pipeline.fastpredict import FAST_ROWS, LinearScorer, plain_rows
-from pipeline.schema import FEATURES, TARGET
+from pipeline.api.fastpredict import FAST_ROWS, LinearScorer, plain_rows
+from pipeline.core.schema import FEATURES, TARGET
+from pipeline.data.datagen import bulk_records
 from training import train_model
 
 

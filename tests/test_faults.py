@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from pipeline.config import load_settings
-from pipeline.monitor import run_cycle
+from cycle.run import run_cycle
+from pipeline.core.config import load_settings
 from tests.conftest import CONFIG, PRACTICE, PROJECT, write_config
 from tests.test_fullprocess import QUIET, assert_consistent, cycle, deployed_f1_on_test
 
@@ -28,7 +28,7 @@ ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees"
 @pytest.fixture(scope="module")
 def practice_deployed(tmp_path_factory, datasets):
     """A project where the practice cycle has deployed version 1 (production not yet run)."""
-    from pipeline.datagen import to_csv_bytes
+    from pipeline.data.datagen import to_csv_bytes
 
     root = tmp_path_factory.mktemp("faults") / "template"
     for relative, frame in datasets.items():

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-import fullprocess
-from pipeline.config import load_settings
-from pipeline.deployed import current_deployment, load_deployed_model
-from pipeline.files import sha256_file
-from pipeline.history import History
-from pipeline.monitor import run_cycle
-from pipeline.schema import FEATURES
-from pipeline.server import free_port
+from cycle import quick
+from cycle.run import run_cycle
+from pipeline.api.local_server import free_port
+from pipeline.core.config import load_settings
+from pipeline.core.deployed import current_deployment, load_deployed_model
+from pipeline.core.files import sha256_file
+from pipeline.core.history import History
+from pipeline.core.schema import FEATURES
 from tests.conftest import (
     CONFIG,
     PRACTICE,
@@ -130,7 +130,7 @@ def test_quick_paths_resolve_as_the_config_module_does(cycle_project, monkeypatc
         link = tmp_path_factory.mktemp("srv") / "app"
         link.symlink_to(cycle_project)
         config = link / "config.json"
-    paths = fullprocess.quick_paths(str(config))
+    paths = quick.quick_paths(str(config))
     settings = load_settings(config)
     assert os.path.abspath(paths["input_folder_path"]) == str(settings.input_folder)
     assert os.path.abspath(paths["output_folder_path"]) == str(settings.output_folder)
@@ -146,7 +146,7 @@ def production(cycle_project):
 
 
 def _quick(settings):
-    return fullprocess.nothing_new(fullprocess.quick_paths(str(settings.config_path)))
+    return quick.nothing_new(quick.quick_paths(str(settings.config_path)))
 
 
 def test_a_new_file_is_picked_up(production, datasets):
@@ -265,7 +265,7 @@ def test_course_data_practice_then_production(tmp_path):
 def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkeypatch):
     import reporting
     from deployment import rollback
-    from pipeline.errors import CycleError
+    from pipeline.core.errors import CycleError
 
     practice, production = (load_settings(cycle_project / name)
                             for name in ("config.practice.json", "config.json"))
@@ -337,11 +337,11 @@ def test_a_model_that_does_not_converge_fails_the_cycle_in_one_line(cycle_projec
 
 
 def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, monkeypatch):
-    import pipeline.monitor
+    import pipeline.ingest.inputs as inputs
 
     path = production.input_folder / "late.csv"
     datasets["testdata/testdata.csv"].head(100).to_csv(path, index=False)
-    real = pipeline.monitor.sha256_file
+    real = inputs.sha256_file
 
     def denied(target, *args, **kwargs):
         if str(target) == str(path):
@@ -355,7 +355,7 @@ def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, 
             raise PermissionError(13, "Permission denied")
         return real_read(target)
 
-    monkeypatch.setattr(pipeline.monitor, "sha256_file", denied)
+    monkeypatch.setattr(inputs, "sha256_file", denied)
     monkeypatch.setattr(type(path), "read_bytes", denied_read)
     run_cycle(production, call_api=False)
     assert "late.csv" not in (production.output_folder / "ingestedfiles.txt").read_text()
@@ -370,7 +370,7 @@ def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, 
 
 
 def test_when_every_file_becomes_unusable_the_cycle_fails_and_says_so(production):
-    from pipeline.errors import CycleError
+    from pipeline.core.errors import CycleError
 
     for path in production.input_folder.glob("*.csv"):
         path.write_text(path.read_text().replace(",", ";"))

@@ -15,8 +15,8 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import create_app
-from pipeline.config import load_settings
-from pipeline.datagen import to_csv_bytes
+from pipeline.core.config import load_settings
+from pipeline.data.datagen import to_csv_bytes
 from tests.conftest import CONFIG, PRACTICE, build_and_deploy, write_config
 
 CASES: list[tuple[str, str, int]] = []  # (method, path, status) of every request made

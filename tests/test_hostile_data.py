@@ -29,7 +29,7 @@ import pytest
 
 import ingestion
 from ingestion import run_ingestion
-from pipeline.config import load_settings
+from pipeline.core.config import load_settings
 from tests.test_ingestion import (
     FOREIGN,
     GOOD,

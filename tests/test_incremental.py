@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ingestion import run_ingestion
-from pipeline import incremental
-from pipeline.config import load_settings
+from pipeline.core.config import load_settings
+from pipeline.ingest import incremental
 from tests.conftest import write_config
 from tests.test_ingestion import csv_bytes
 
@@ -115,7 +115,7 @@ def test_a_line_of_blank_cells_is_blank_in_a_plain_file_too(project):
 
 
 def test_the_row_index_finds_pairs_whose_first_hashes_collide(tmp_path):
-    from pipeline import rowindex
+    from pipeline.ingest import rowindex
 
     # Three pairs share a first hash; lookups must scan them all, in every segment.
     h1 = np.array([5, 9, 5, 1, 5, 7], dtype=np.uint64)

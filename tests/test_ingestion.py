@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from ingestion import main, run_ingestion
-from pipeline import fastcsv
-from pipeline.config import Settings, load_settings
-from pipeline.schema import COLUMNS, FEATURES
+from pipeline.core.config import Settings, load_settings
+from pipeline.core.schema import COLUMNS, FEATURES
+from pipeline.ingest import fastcsv
 
 HEADER = ",".join(COLUMNS)
 GOOD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0"]

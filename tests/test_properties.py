@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion import UnusableFile, ingest_folder, parse_csv_text, validate_records
-from pipeline.schema import COLUMNS
+from ingestion import ingest_folder
+from pipeline.core.schema import COLUMNS
+from pipeline.ingest.records import UnusableFile, parse_csv_text, validate_records
 from tests.test_ingestion import HEADER
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None,

@@ -11,8 +11,8 @@ import pytest
 import reporting
 from diagnostics import run_diagnostics
 from ingestion import run_ingestion
-from pipeline.deployed import current_deployment, load_deployed_model
-from pipeline.schema import FEATURES
+from pipeline.core.deployed import current_deployment, load_deployed_model
+from pipeline.core.schema import FEATURES
 from reporting import (
     PAGE_TITLES,
     build_report,
@@ -47,7 +47,8 @@ def test_confusion_matrix_is_a_png_of_the_deployed_models_counts(deployed):
     assert width > 400 and height > 400
     evaluation = evaluate_deployed(deployed)
     scores = current_deployment(deployed.deployment_folder).manifest["scores"]
-    assert evaluation["counts"] == [[scores["tn"], scores["fp"]], [scores["fn"], scores["tp"]]]
+    assert [evaluation[k] for k in ("tn", "fp", "fn", "tp")] == \
+        [scores[k] for k in ("tn", "fp", "fn", "tp")]
     assert evaluation["f1"] == pytest.approx(scores["f1"])
 
 
@@ -62,9 +63,9 @@ def test_risk_list_ranks_every_client_once_highest_risk_first(deployed):
     current = set(latest.loc[latest["exited"] == 0, "corporation"])
     assert len(frame) == len(current) > 0
     assert set(frame["corporation"]) == current
-    written = read_risk_list(deployed)
+    written = read_risk_list(deployed.model_folder)
     pd.testing.assert_frame_equal(written, frame.reset_index(drop=True), check_exact=False)
-    pd.testing.assert_frame_equal(read_risk_list(deployed, top=5), written.head(5))
+    pd.testing.assert_frame_equal(read_risk_list(deployed.model_folder, top=5), written.head(5))
 
 
 def test_risk_list_scores_the_last_record_of_a_client(deployed):
@@ -102,7 +103,7 @@ def test_clients_who_have_left_are_not_on_the_risk_list(deployed):
 
 def test_risk_list_needs_a_deployed_model(settings):
     with pytest.raises(FileNotFoundError):
-        read_risk_list(settings)
+        read_risk_list(settings.model_folder)
     run_ingestion(settings)
     with pytest.raises(reporting.ModelIntegrityError, match="no model deployed"):
         build_risk_list(settings)

@@ -12,11 +12,16 @@ import pytest
 import deployment
 from deployment import DeploymentError, deploy, rollback
 from ingestion import run_ingestion
-from pipeline.deployed import NoDeployment, current_deployment, load_deployed_model, version_dirs
-from pipeline.files import sha256_file
-from pipeline.history import History
-from pipeline.modelfile import ModelIntegrityError, load_trained_model
-from pipeline.schema import FEATURES
+from pipeline.core.deployed import (
+    NoDeployment,
+    current_deployment,
+    load_deployed_model,
+    version_dirs,
+)
+from pipeline.core.files import sha256_file
+from pipeline.core.history import History
+from pipeline.core.modelfile import ModelIntegrityError, load_trained_model
+from pipeline.core.schema import FEATURES
 from scoring import read_score, run_scoring, score_model
 from training import run_training, train_model
 

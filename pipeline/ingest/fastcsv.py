@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipeline.schema import ID, TARGET
+from pipeline.core.schema import ID, TARGET
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_DIGITS = 15  # every integer of up to 15 digits is exact as a float

@@ -2,11 +2,11 @@
 
 Parsing file by file costs a fixed set-up per file and leaves pyarrow one thread; an input folder
 of many extracts with one header is mostly that set-up. Here the data rows of every plain file
-(pipeline.fastcsv) sharing a header are joined and parsed in one call, the numbers straight to
+(pipeline.ingest.fastcsv) sharing a header are joined and parsed in one call, the numbers to
 int64, then split back per file by their line counts. A file keeps this result only when every
 one of its rows has the plainest form, which the general rules accept with the very same
 values; any other file (a bad value, a ragged row, an unusual header) is read on its own by
-pipeline.records, so its verdicts, messages and line numbers are exactly the general ones.
+pipeline.ingest.records, so its verdicts, messages and line numbers are exactly the general ones.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import fastcsv, rowhash
-from pipeline.records import FileResult, UnusableFile, binary_reason, read_header
-from pipeline.schema import COLUMNS, ID
+from pipeline.core.schema import COLUMNS, ID
+from pipeline.ingest import fastcsv, rowhash
+from pipeline.ingest.records import FileResult, UnusableFile, binary_reason, read_header
 
 
 @dataclass

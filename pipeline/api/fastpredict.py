@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import expit
 
-from pipeline.schema import FEATURES
+from pipeline.core.schema import FEATURES
 
 FAST_ROWS = 64  # past this many rows, the arithmetic is done with numpy arrays
 

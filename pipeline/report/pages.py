@@ -11,24 +11,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diagnostics import is_outdated
-from ingestion import FINAL_DATA, REJECTED
-from pipeline.config import Settings
-from pipeline.deployed import Deployed
-from pipeline.history import History
-from pipeline.pdfpage import Page, number, time_axis, times, when
-from pipeline.schema import ID
+from pipeline.core.config import Settings
+from pipeline.core.deployed import Deployed
+from pipeline.core.history import History
+from pipeline.core.names import FINAL_DATA, REJECTED, RISK_SCORES
+from pipeline.core.packages import is_outdated, package_status
+from pipeline.core.schema import ID
+from pipeline.model.evaluate import confusion_counts
+from pipeline.report.pdf import Page, number, time_axis, times, when
 
 CLASS_LABELS = ("stayed", "exited")
-RISK_SCORES = "riskscores.csv"
 
 
 def draw_confusion(ax, evaluation: dict) -> None:
     """A labelled heatmap of confusion counts on ax (rows actual, columns predicted)."""
     import seaborn as sns
 
-    sns.heatmap(np.array(evaluation["counts"]), annot=True, fmt="d", cmap="Blues", cbar=False,
-                xticklabels=CLASS_LABELS, yticklabels=CLASS_LABELS, ax=ax,
+    sns.heatmap(np.array(confusion_counts(evaluation)), annot=True, fmt="d", cmap="Blues",
+                cbar=False, xticklabels=CLASS_LABELS, yticklabels=CLASS_LABELS, ax=ax,
                 annot_kws={"fontsize": 14}, linewidths=1, linecolor="white")
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Actual")
@@ -212,8 +212,7 @@ def _page_operations(f: ReportFacts, page: Page) -> None:
               f"{unknown} of unknown latest version, of {len(packages)} requirements.")
     page.table(["Package", "Pinned", "Installed", "Latest", "Status"], [
         [p["name"], p["pinned"] or "–", p["installed"] or "not installed",
-         p["latest"] or "unknown",
-         "outdated" if is_outdated(p) else "unknown" if p["latest"] is None else "up to date"]
+         p["latest"] or "unknown", package_status(p)]
         for p in packages
     ], [2.2, 1.2, 1.2, 1.2, 1.4])
 

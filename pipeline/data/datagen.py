@@ -14,7 +14,8 @@ to a twelfth of last year's. Attrition depends on these through a logistic mecha
 So a model trained on the practice data does worse on the new data than its recorded test score
 (drift), and a model retrained on the new data does better on the test data.
 
-Run ``python -m pipeline.datagen`` to rewrite the five shipped files (the bytes are reproducible).
+Run ``python -m pipeline.data.datagen`` (``make data``) to rewrite the five shipped files, byte for
+byte.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.files import atomic_write_bytes
-from pipeline.schema import COLUMNS
+from pipeline.core.config import PROJECT_ROOT
+from pipeline.core.files import atomic_write_bytes
+from pipeline.core.schema import COLUMNS
 
 SEED = 20261122
 CLIENTS = 10_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.files import atomic_open
+from pipeline.core.files import atomic_open
 
 ITEM = 8  # bytes of one hash
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from pipeline.config import DEFAULT_CONFIG
+from pipeline.core.config import DEFAULT_CONFIG
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:

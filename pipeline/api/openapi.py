@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.schema import FEATURES
+from pipeline.core.schema import FEATURES
 
 # A number, or a string holding one as the ingestion rules read it (finite, not negative).
 _NUMERIC_TEXT = r"^\s*\+?(\d{1,15}(\.\d{0,15})?|\.\d{1,15})([eE][+-]?\d{1,2})?\s*$"

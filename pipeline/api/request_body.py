@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.records import read_input_file, validate_records
-from pipeline.schema import FEATURES
+from pipeline.core.schema import FEATURES
+from pipeline.ingest.records import read_input_file, validate_records
 
 MAX_FILEPATH = 4096  # PATH_MAX: no longer path can be opened
 

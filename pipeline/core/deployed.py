@@ -18,14 +18,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.modelfile import MODEL_FILE, ModelIntegrityError, load_verified
+from pipeline.core.modelfile import ModelIntegrityError, load_verified
+from pipeline.core.names import CURRENT, INGESTED_FILES, MANIFEST, MODEL_FILE, SCORE_FILE, VERSIONS
 
-VERSIONS = "versions"
-CURRENT = "current"
-MANIFEST = "manifest.json"
-SCORE_FILE = "latestscore.txt"
-INGESTED_FILES = "ingestedfiles.txt"
-SAMPLE_FILE = "trainingsample.csv"  # optional: the reference for data drift checks
+# Published at the top of the deployment folder too (links through current/), as the course has
+# them; a version folder also holds trainingsample.csv, the reference for data drift checks.
 DEPLOYED_FILES = (MODEL_FILE, SCORE_FILE, INGESTED_FILES)
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
@@ -55,11 +52,6 @@ class Deployed:
     def score(self) -> float:
         """The F1 score recorded with this version."""
         return float((self.folder / SCORE_FILE).read_text(encoding="utf-8").strip())
-
-    @property
-    def ingested_files(self) -> str:
-        """The ingestion record deployed with this version."""
-        return (self.folder / INGESTED_FILES).read_text(encoding="utf-8")
 
     def load_model(self):
         """The model of this version, after checking its bytes against the manifest."""

@@ -1,6 +1,8 @@
 """The working half of a fullprocess.py cycle: ingest, check drift, retrain, deploy, report.
 
-Kept apart from fullprocess.py so that a cycle with nothing new never imports it.
+A driver: it runs the stage scripts, gathers the evidence, asks pipeline.monitor.verdict what to
+do, and records and logs the answer. Kept apart from the quick path so that a cycle with nothing
+new never imports it.
 """
 
 from __future__ import annotations
@@ -11,24 +13,37 @@ import logging
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
+import diagnostics
+import reporting
 from deployment import DeploymentError, deploy
-from fullprocess import OUTPUTS_FILE
-from ingestion import run_ingestion, summarize
-from pipeline.config import Settings
-from pipeline.deployed import SAMPLE_FILE, Deployed
-from pipeline.drift import data_drift, score_drift
-from pipeline.errors import CycleError
-from pipeline.files import atomic_write_text
-from pipeline.history import History, utc_now
-from pipeline.modelfile import ModelIntegrityError
-from pipeline.schema import FEATURES, TARGET
-from scoring import read_labelled_data, record_score, run_scoring, score_model
+from ingestion import run_ingestion
+from pipeline.api.client import call_endpoints, write_returns
+from pipeline.core.config import Settings
+from pipeline.core.deployed import Deployed
+from pipeline.core.errors import CycleError
+from pipeline.core.files import atomic_write_text
+from pipeline.core.history import History, utc_now
+from pipeline.core.modelfile import ModelIntegrityError
+from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
+from pipeline.core.schema import FEATURES, TARGET
+from pipeline.ingest.merge import summarize
+from pipeline.ingest.records import read_labelled_data
+from pipeline.model.evaluate import score_model
+from pipeline.monitor.changes import Changes
+from pipeline.monitor.drift import data_drift
+from pipeline.monitor.verdict import (
+    KEEP,
+    WAIT,
+    Evidence,
+    Policy,
+    decide,
+    deploy_retrained,
+    judgeable,
+)
+from scoring import record_score, run_scoring
 from training import run_training
 
 logger = logging.getLogger("fullprocess")
-
-MIN_HISTORY = 5
-MIN_DRIFT_ROWS = 20
 
 
 def _fail(message: str, exc: BaseException):
@@ -51,14 +66,15 @@ def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
     With a model deployed, the new one must score at least as well on the test data as the
     deployed one does now, or it is not deployed (unless ``deploy_if_worse`` is set).
     """
+    policy = Policy.of(settings)
     try:
         run_training(settings)
         scores = run_scoring(settings)
-        if deployed is not None and not settings.raw.get("deploy_if_worse", False):
+        if deployed is not None and not policy.deploy_if_worse:
             current = score_model(deployed.load_model(), read_labelled_data(settings.test_file))
             history.record_metrics(run_id, "fullprocess", {"retrained_f1": scores["f1"],
                                                            "deployed_f1_now": current["f1"]})
-            if scores["f1"] < current["f1"]:
+            if not deploy_retrained(scores["f1"], current["f1"], policy):
                 logger.warning("decision: the retrained model scores F1 %.4f on the test data, "
                                "below the deployed version %d (%.4f): not deployed",
                                scores["f1"], deployed.version, current["f1"])
@@ -78,14 +94,11 @@ def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
 
 def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
     """Diagnostics, confusion matrix, report, risk list and API answers; returns what failed."""
-    import diagnostics
-    import reporting
-
     problems = []
     steps = [
         ("diagnostics", lambda: diagnostics.run_diagnostics(
-            settings, measure_time=bool(settings.raw.get("measure_execution_time", True)),
-            check_packages=bool(settings.raw.get("check_outdated_packages", True)))),
+            settings, measure_time=settings.measure_execution_time,
+            check_packages=settings.check_outdated_packages)),
         ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
         ("risk list", lambda: reporting.build_risk_list(settings)),
         ("report", lambda: reporting.build_report(settings)),
@@ -99,7 +112,7 @@ def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> l
         except Exception as exc:  # a report that fails must not undo a good deployment
             logger.exception("%s failed after deploying version %d", name, deployed.version)
             problems.append(f"{name} failed: {exc}")
-    if not problems:  # only now do the reports describe this model; see outputs_current
+    if not problems:  # only now do the reports describe this model; see cycle.quick
         atomic_write_text(settings.model_folder / OUTPUTS_FILE, json.dumps(
             {"version": deployed.version, "model_sha256": deployed.manifest["model_sha256"],
              "refreshed_at": utc_now(), "api_called": call_api}, indent=1) + "\n")
@@ -119,8 +132,7 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
     """Run apicalls against the configured API, or a temporary one when it does not serve us."""
     import requests
 
-    from apicalls import RETURNS_FILE, call_endpoints, write_returns
-    from pipeline.server import running_server
+    from pipeline.api.local_server import running_server
 
     url = settings.api_url
     try:
@@ -140,18 +152,13 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
 def first_deployment(settings: Settings, *, call_api: bool) -> str:
     """A fresh install: ingest, train, score and deploy the first version."""
     history = History(settings.history_db)
-    run_id = history.start_run("fullprocess", settings.name)
-    try:
+    with history.run("fullprocess", settings.name) as run:
         logger.info("decision: no model deployed: building the first version")
-        result = _ingest(settings, history, run_id)
+        result = _ingest(settings, history, run.id)
         if not result.rows_kept:
             raise CycleError(f"no usable data in {settings.input_folder}")
-        summary = "first model: " + _redeploy(settings, history, run_id, call_api)
-    except BaseException as exc:
-        history.finish_run(run_id, "failed", str(exc))
-        raise
-    history.finish_run(run_id, "ok", summary)
-    return summary
+        run.summary = "first model: " + _redeploy(settings, history, run.id, call_api)
+    return run.summary
 
 
 def new_rows(result, names: set[str]) -> pd.DataFrame:
@@ -162,28 +169,24 @@ def new_rows(result, names: set[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
-def check_and_redeploy(settings: Settings, changes, deployed: Deployed, *,
+def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed, *,
                        call_api: bool) -> str:
     """New data: ingest it, test for drift, and re-deploy when the model has drifted."""
     history = History(settings.history_db)
-    run_id = history.start_run("fullprocess", settings.name)
-    try:
-        summary = _check(settings, changes, deployed, history, run_id, call_api)
-    except BaseException as exc:
-        history.finish_run(run_id, "failed", str(exc))
-        raise
-    history.finish_run(run_id, "ok", summary)
-    return summary
+    with history.run("fullprocess", settings.name) as run:
+        run.summary = _check(settings, changes, deployed, history, run.id, call_api)
+    return run.summary
 
 
-def _check(settings, changes, deployed, history, run_id, call_api) -> str:
+def _check(settings: Settings, changes: Changes, deployed: Deployed, history: History,
+           run_id: int, call_api: bool) -> str:
     names = {entry.name for entry in changes.new}
     logger.info("decision: new or changed files: %s%s", ", ".join(sorted(names)) or "none",
                 f"; vanished: {', '.join(changes.vanished)}" if changes.vanished else "")
     result = _ingest(settings, history, run_id)
     if not result.rows_kept:
         raise CycleError(f"no usable data left in {settings.input_folder}: every file was set "
-                         f"aside (see {settings.output_folder / 'rejected.csv'}); version "
+                         f"aside (see {settings.output_folder / REJECTED}); version "
                          f"{deployed.version} stays", handled=True)
     rows = new_rows(result, names)  # every file's frame dropped
     del result
@@ -195,16 +198,42 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
     except ModelIntegrityError as exc:
         logger.error("decision: the deployed model is unusable (%s): re-deploying", exc)
         return "deployed model unusable: " + _redeploy(settings, history, run_id, call_api)
-    exits = int(rows[TARGET].sum())
-    min_rows = int(settings.raw.get("min_drift_rows", MIN_DRIFT_ROWS))
-    if len(rows) < min_rows or exits == 0:
+    policy = Policy.of(settings)
+    evidence = _evidence(settings, deployed, model, rows, history, run_id, names, policy)
+    decision = decide(evidence, policy)
+    if decision.action == WAIT:
         # F1 on a handful of rows, or on rows where nobody left, says nothing about drift.
         logger.info("decision: too little labelled data to test drift: %d new rows, %d exits "
-                    "(the test needs %d rows and one exit)", len(rows), exits, min_rows)
-        history.record_metrics(run_id, "drift", {"new_rows": len(rows), "new_exits": exits,
-                                                 "tested": 0})
-        return (f"too little new data to test drift ({len(rows)} rows, {exits} exits): "
-                f"version {deployed.version} stays")
+                    "(the test needs %d rows and one exit)", evidence.rows, evidence.exits,
+                    policy.min_drift_rows)
+        history.record_metrics(run_id, "drift", {"new_rows": evidence.rows,
+                                                 "new_exits": evidence.exits, "tested": 0})
+        return (f"too little new data to test drift ({evidence.rows} rows, {evidence.exits} "
+                f"exits): version {deployed.version} stays")
+    score = decision.score
+    if score.note:
+        logger.warning("%s", score.note)
+    history.record_metrics(run_id, "drift", {"new_f1": score.new_score,
+                                             "deployed_f1": score.deployed_score,
+                                             "threshold": score.threshold,
+                                             "drift": score.drift}, score.as_dict())
+    logger.info("decision: %s test (%s): F1 %.4f on %d new rows vs threshold %.4f "
+                "(deployed %.4f): %s", score.used, score.test, score.new_score, evidence.rows,
+                score.threshold, score.deployed_score, "drift" if score.drift else "no drift")
+    if decision.action == KEEP:
+        return (f"no drift (F1 {score.new_score:.4f} on {evidence.rows} new rows, "
+                f"threshold {score.threshold:.4f}): version {deployed.version} stays")
+    del rows, model  # at scale, memory the retraining and the reports need
+    return f"{decision.reason}: " + _redeploy(settings, history, run_id, call_api, deployed)
+
+
+def _evidence(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
+              history: History, run_id: int, names: set[str], policy: Policy) -> Evidence:
+    """Score the deployed model on the new rows and measure data drift, recording both; with
+    too little data, only the counts."""
+    exits = int(rows[TARGET].sum())
+    if not judgeable(len(rows), exits, policy):
+        return Evidence(rows=len(rows), exits=exits)
     scores = score_model(model, rows)
     sha = deployed.manifest["model_sha256"]
     past = [r["f1"] for r in history.query(
@@ -212,28 +241,14 @@ def _check(settings, changes, deployed, history, run_id, call_api) -> str:
         "AND f1 IS NOT NULL ORDER BY time", (sha,))]
     record_score(history, run_id, "drift", scores, model_sha256=sha,
                  model_version=deployed.version, data=",".join(sorted(names)))
-    decision = score_drift(scores["f1"], deployed.score, past, settings.drift_test,
-                           int(settings.raw.get("min_history", MIN_HISTORY)))
-    if decision.note:
-        logger.warning("%s", decision.note)
-    history.record_metrics(run_id, "drift", {"new_f1": decision.new_score,
-                                             "deployed_f1": decision.deployed_score,
-                                             "threshold": decision.threshold,
-                                             "drift": decision.drift}, decision.as_dict())
-    logger.info("decision: %s test (%s): F1 %.4f on %d new rows vs threshold %.4f "
-                "(deployed %.4f): %s", decision.used, decision.test, decision.new_score,
-                len(rows), decision.threshold, decision.deployed_score,
-                "drift" if decision.drift else "no drift")
-    data_alert = _record_data_drift(settings, deployed, rows, history, run_id)
-    if decision.drift or (data_alert and settings.raw.get("data_drift_decides", False)):
-        reason = "score drift" if decision.drift else "data drift"
-        del rows, model  # at scale, memory the retraining and the reports need
-        return f"{reason}: " + _redeploy(settings, history, run_id, call_api, deployed)
-    return (f"no drift (F1 {decision.new_score:.4f} on {len(rows)} new rows, "
-            f"threshold {decision.threshold:.4f}): version {deployed.version} stays")
+    data_alert = _record_data_drift(deployed, rows, history, run_id)
+    return Evidence(rows=len(rows), exits=exits, new_score=scores["f1"],
+                    deployed_score=deployed.score, past_scores=tuple(past),
+                    data_alert=data_alert)
 
 
-def _record_data_drift(settings, deployed, rows, history, run_id) -> bool:
+def _record_data_drift(deployed: Deployed, rows: pd.DataFrame, history: History,
+                       run_id: int) -> bool:
     """Per-feature KS and PSI against the deployed training sample; True on any alert."""
     sample_path = deployed.folder / SAMPLE_FILE
     if not sample_path.is_file():

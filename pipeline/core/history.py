@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,6 +90,15 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass
+class Run:
+    """A stage run being recorded: its id, and the status and summary it will end with."""
+
+    id: int
+    status: str = "ok"
+    summary: Mapping | str | None = None
+
+
 class History:
     """A thin handle on the history database; every write is its own transaction."""
 
@@ -115,6 +125,18 @@ class History:
                 (stage, config, utc_now()),
             )
             return int(cur.lastrowid)
+
+    @contextmanager
+    def run(self, stage: str, config: str | None = None) -> Iterator[Run]:
+        """Record a stage run around a block: ``failed`` with the error when it raises (even on
+        KeyboardInterrupt), else the ``status`` and ``summary`` the block set on the Run."""
+        run = Run(self.start_run(stage, config))
+        try:
+            yield run
+        except BaseException as exc:
+            self.finish_run(run.id, "failed", str(exc))
+            raise
+        self.finish_run(run.id, run.status, run.summary)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping | str | None = None) -> None:
         """Record how a stage run ended."""

@@ -10,10 +10,8 @@ import json
 import pickle
 from pathlib import Path
 
-from pipeline.files import atomic_write_bytes, atomic_write_text, sha256_bytes
-
-MODEL_FILE = "trainedmodel.pkl"
-PROVENANCE_FILE = "trainedmodel.json"
+from pipeline.core.files import atomic_write_bytes, atomic_write_text, sha256_bytes
+from pipeline.core.names import MODEL_FILE, PROVENANCE_FILE
 
 
 class ModelIntegrityError(RuntimeError):

@@ -2,7 +2,7 @@
 
 After each rebuild or append, ``finaldata.state.json`` records every input file (size,
 modification time, SHA-256), the size and row count of finaldata.csv and the segments of its
-row index (``finaldata.rowindex``, pipeline.rowindex). The next run appends when
+row index (``finaldata.rowindex``, pipeline.ingest.rowindex). The next run appends when
 
 - every recorded file is still there, unchanged (same size and time, or the same checksum),
 - the new files sort after every recorded one (as dated extracts do), so the rows they add come
@@ -27,29 +27,28 @@ import os
 import numpy as np
 import pandas as pd
 
-import ingestion
-from pipeline import fastcsv, rowhash, rowindex
-from pipeline.config import Settings
-from pipeline.files import atomic_open, atomic_write_text, sha256_file
-from pipeline.inputs import scan_input_folder
-from pipeline.schema import COLUMNS, FEATURES
+from pipeline.core.config import Settings
+from pipeline.core.files import atomic_open, atomic_write_text
+from pipeline.core.names import FINAL_DATA, INGEST_STATE, INGESTED_FILES, REJECTED, ROW_INDEX
+from pipeline.core.schema import COLUMNS, FEATURES
+from pipeline.ingest import fastcsv, rowhash, rowindex
+from pipeline.ingest.inputs import compare_folder, scan_input_folder
+from pipeline.ingest.merge import REJECT_COLUMNS, IngestResult, ingested_line, tagged_rows
+from pipeline.ingest.records import read_input_file, refuse_file
 
 logger = logging.getLogger("ingestion")
-
-STATE_FILE = "finaldata.state.json"
-INDEX_FILE = "finaldata.rowindex"
 
 
 def forget(output_folder) -> None:
     """Remove the state, so that nothing appends to outputs a rebuild is about to replace."""
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(output_folder / STATE_FILE)
+        os.unlink(output_folder / INGEST_STATE)
 
 
 def _file_record(result) -> dict:
     record = {"size": result.size, "mtime_ns": result.mtime_ns, "sha256": result.sha256}
     if not result.sha256:  # set aside before reading: a link, a folder, an unprintable name
-        record["refused"] = True
+        record["refused"] = result.reason or True
     return record
 
 
@@ -57,7 +56,7 @@ def write_row_index(settings: Settings, result) -> list[int] | None:
     """Write the row index of a rebuild's finaldata.csv; its segments (None: no data, no index)."""
     if result.data.empty or result.hashes is None:
         return None
-    return rowindex.write_index(settings.output_folder / INDEX_FILE, *result.hashes)
+    return rowindex.write_index(settings.output_folder / ROW_INDEX, *result.hashes)
 
 
 def remember(settings: Settings, result, segments: list[int] | None) -> None:
@@ -67,7 +66,7 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
         return
     _save(settings, {
         "files": {r.path.name: _file_record(r) for r in result.files},
-        "finaldata_size": os.stat(out / ingestion.FINAL_DATA).st_size,
+        "finaldata_size": os.stat(out / FINAL_DATA).st_size,
         "rows": len(result.data),
         "integral": all(result.data[col].dtype.kind in "iu" for col in FEATURES),
         "segments": segments,
@@ -76,20 +75,20 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
 
 def _save(settings: Settings, state: dict) -> None:
     state["input_folder"] = str(settings.input_folder)
-    atomic_write_text(settings.output_folder / STATE_FILE, json.dumps(state, indent=1) + "\n")
+    atomic_write_text(settings.output_folder / INGEST_STATE, json.dumps(state, indent=1) + "\n")
 
 
 def _load(settings: Settings) -> dict | None:
     out = settings.output_folder
     try:
-        state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
+        state = json.loads((out / INGEST_STATE).read_text(encoding="utf-8"))
         if state["input_folder"] != str(settings.input_folder) or not state["integral"]:
             return None
-        if os.stat(out / ingestion.FINAL_DATA).st_size != state["finaldata_size"]:
+        if os.stat(out / FINAL_DATA).st_size != state["finaldata_size"]:
             return None
-        if os.stat(out / INDEX_FILE).st_size != rowindex.segment_bytes(state["segments"]):
+        if os.stat(out / ROW_INDEX).st_size != rowindex.segment_bytes(state["segments"]):
             return None
-        for name in (ingestion.REJECTED, ingestion.INGESTED_FILES):
+        for name in (REJECTED, INGESTED_FILES):
             os.stat(out / name)
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -99,20 +98,13 @@ def _load(settings: Settings) -> dict | None:
 def new_files(settings: Settings, state: dict) -> list | None:
     """The input entries to append, or None when only a rebuild gives the right result."""
     known = state["files"]
-    current = {entry.name: entry for entry in scan_input_folder(settings.input_folder)}
-    for name, record in known.items():
-        entry = current.get(name)
-        if entry is None or bool(entry.refused) != bool(record.get("refused")):
-            return None
-        if entry.refused or (entry.size, entry.mtime_ns) == (record["size"], record["mtime_ns"]):
-            continue
-        if entry.size != record["size"] or sha256_file(entry.path) != record["sha256"]:
-            return None
-        record["mtime_ns"] = entry.mtime_ns  # touched, not changed
-    added = [entry for name, entry in sorted(current.items()) if name not in known]
-    if not added or (known and added[0].name <= max(known)):
+    found = compare_folder(scan_input_folder(settings.input_folder), known, hash_added=False)
+    if found.changed or found.vanished or not found.added:
         return None
-    return added
+    if known and found.added[0].name <= max(known):
+        return None
+    known.update(found.records)  # touched files: their new times, saved with the state
+    return found.added
 
 
 def _integral(frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -127,7 +119,7 @@ def _integral(frame: pd.DataFrame) -> pd.DataFrame | None:
 
 def _rejected_rows(rows: list[dict]) -> bytes:
     text = io.StringIO(newline="")
-    csv.DictWriter(text, fieldnames=ingestion.REJECT_COLUMNS).writerows(rows)
+    csv.DictWriter(text, fieldnames=REJECT_COLUMNS).writerows(rows)
     return text.getvalue().encode("utf-8")
 
 
@@ -154,15 +146,15 @@ def ingest_new_files(settings: Settings):
     if added is None:
         return None
     out = settings.output_folder
-    results = [ingestion.refuse_file(e.path, e.refused) if e.refused
-               else ingestion.read_input_file(e.path) for e in added]
-    batch = ingestion.tagged_rows(results)
+    results = [refuse_file(e.path, e.refused) if e.refused
+               else read_input_file(e.path) for e in added]
+    batch = tagged_rows(results)
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:
         found = rowhash.find_duplicates(batch)
         repeated, h1, h2 = found.duplicated, found.h1, found.h2
-        drop = repeated | rowindex.contains(out / INDEX_FILE, state["segments"], h1, h2)
+        drop = repeated | rowindex.contains(out / ROW_INDEX, state["segments"], h1, h2)
         for i, count in batch.loc[drop, "_file"].value_counts().items():
             results[int(i)].duplicates_dropped = int(count)
         keep = _integral(batch.loc[~drop, list(COLUMNS)].reset_index(drop=True))
@@ -170,14 +162,14 @@ def ingest_new_files(settings: Settings):
             return None  # the rebuild writes such a column as floats, every row of it
         h1, h2 = h1[~drop], h2[~drop]
 
-    size = _append_rows(out / ingestion.FINAL_DATA, state["finaldata_size"], keep)
-    segments = rowindex.append_segment(out / INDEX_FILE, state["segments"], h1, h2)
+    size = _append_rows(out / FINAL_DATA, state["finaldata_size"], keep)
+    segments = rowindex.append_segment(out / ROW_INDEX, state["segments"], h1, h2)
     new_rejects = [row for r in results for row in r.rejects]
-    with atomic_open(out / ingestion.REJECTED, "wb") as handle:
-        handle.write((out / ingestion.REJECTED).read_bytes() + _rejected_rows(new_rejects))
-    lines = "".join(ingestion.ingested_line(r) + "\n" for r in results if r.usable)
-    with atomic_open(out / ingestion.INGESTED_FILES, "wb") as handle:
-        handle.write((out / ingestion.INGESTED_FILES).read_bytes() + lines.encode("utf-8"))
+    with atomic_open(out / REJECTED, "wb") as handle:
+        handle.write((out / REJECTED).read_bytes() + _rejected_rows(new_rejects))
+    lines = "".join(ingested_line(r) + "\n" for r in results if r.usable)
+    with atomic_open(out / INGESTED_FILES, "wb") as handle:
+        handle.write((out / INGESTED_FILES).read_bytes() + lines.encode("utf-8"))
     state["files"].update({r.path.name: _file_record(r) for r in results})
     state.update(finaldata_size=size, rows=state["rows"] + len(keep), segments=segments)
     _save(settings, state)
@@ -185,5 +177,5 @@ def ingest_new_files(settings: Settings):
         logger.info("file %s appended: %d rows read, %d accepted, %d rejected, %d duplicates%s",
                     r.name, r.rows_read, r.rows_accepted, len(r.rejects), r.duplicates_dropped,
                     f" ({r.reason or r.note})" if r.reason or r.note else "")
-    return ingestion.IngestResult(data=keep, files=results, mode="append",
+    return IngestResult(data=keep, files=results, mode="append",
                                   rows_total=state["rows"])

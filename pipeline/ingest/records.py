@@ -7,6 +7,7 @@ the results of every file; scoring.py and the API read single files with the sam
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import fastcsv
-from pipeline.csvlines import LineRecords
-from pipeline.files import sha256_bytes
-from pipeline.history import utc_now
-from pipeline.inputs import printable, safe_name
-from pipeline.schema import COLUMNS, ID, TARGET
+from pipeline.core.files import sha256_bytes
+from pipeline.core.history import utc_now
+from pipeline.core.schema import COLUMNS, ID, TARGET
+from pipeline.ingest import fastcsv
+from pipeline.ingest.csvlines import LineRecords
+from pipeline.ingest.inputs import printable, safe_name
+
+logger = logging.getLogger(__name__)
 
 _MAGIC = {
     b"\x1f\x8b": "gzip-compressed",
@@ -130,7 +133,7 @@ def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
 
 def parse_plain_bytes(data: bytes, name: str, columns: tuple[str, ...] = COLUMNS
                       ) -> tuple[pd.DataFrame, list[dict], int, str | None] | None:
-    """parse_csv_text's answer for a plain file (pipeline.fastcsv), or None for the others."""
+    """parse_csv_text's answer for a plain file (pipeline.ingest.fastcsv), else None."""
     body = fastcsv.plain_body(data)
     if body is None:
         return None
@@ -291,3 +294,16 @@ def read_input_file(path: Path, columns: tuple[str, ...] = COLUMNS) -> FileResul
     """Read and validate one input file holding ``columns``; never raises for bad content."""
     result, data = load_input_file(path)
     return result if data is None else parse_loaded_file(result, data, columns)
+
+
+def read_labelled_data(path: Path) -> pd.DataFrame:
+    """A labelled CSV file (the test data), validated with the ingestion rules; bad rows are
+    logged and left out. ValueError when no valid row is left."""
+    result = read_input_file(Path(path))
+    if not result.usable:
+        raise ValueError(f"cannot score on {path}: {result.reason}")
+    for reject in result.rejects:
+        logger.warning("%s line %s left out: %s", result.name, reject["line"], reject["reason"])
+    if result.frame is None or result.frame.empty:
+        raise ValueError(f"cannot score on {path}: no valid rows")
+    return result.frame

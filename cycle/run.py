@@ -1,0 +1,97 @@
+"""The full fullprocess.py cycle: find what is new by checksum, then hand over to the work.
+
+Standard library only until there is work to do (then cycle.steps brings pandas and the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from cycle.quick import acquire_lock, deployed_model_sha, outputs_current
+from pipeline.core.cli import base_parser, setup_logging
+from pipeline.core.config import ConfigError, Settings, load_settings
+from pipeline.core.errors import CycleError
+from pipeline.monitor.changes import find_changes, load_state, save_state
+
+logger = logging.getLogger("fullprocess")
+
+
+def _check_deployed_model(settings: Settings, deployed) -> None:
+    """Raise CycleError, saying how to recover, when the deployed model fails its checksum."""
+    if deployed_model_sha(str(settings.deployment_folder)) is None:
+        raise CycleError(
+            f"the deployed model of version {deployed.version} is missing or does not match its "
+            f"manifest (the API answers 503 and will not load it): run deployment.py --rollback "
+            f"--config {settings.config_path}, or add new data to retrain")
+
+
+def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
+    """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job."""
+    from pipeline.core.deployed import NoDeployment, current_deployment
+
+    started = time.perf_counter()
+    before = load_state(settings)
+    changes = find_changes(settings, before)
+    try:
+        deployed = current_deployment(settings.deployment_folder)
+    except NoDeployment:
+        deployed = None
+    if deployed is not None and not changes.any:
+        _check_deployed_model(settings, deployed)
+        if changes.seen != before:  # touched but unchanged files: remember their new times
+            save_state(settings, changes.seen)
+        if outputs_current(str(settings.model_folder), deployed.manifest["model_sha256"]):
+            logger.info("decision: nothing new in %s", settings.input_folder)
+            elapsed = time.perf_counter() - started
+            return f"nothing new in {settings.input_folder} ({elapsed:.3f} s)"
+        from cycle import steps
+
+        logger.info("decision: the reports do not describe deployed version %d: refreshing them",
+                    deployed.version)
+        summary = steps.refresh_only(settings, deployed, call_api=call_api)
+        return f"{summary} ({time.perf_counter() - started:.1f} s)"
+
+    from cycle import steps  # the heavy part: pandas, scikit-learn, reports
+
+    try:
+        if deployed is None:
+            summary = steps.first_deployment(settings, call_api=call_api)
+        else:
+            summary = steps.check_and_redeploy(settings, changes, deployed, call_api=call_api)
+            # A cycle killed between deploying and reporting saved no state, so this one saw
+            # its files as new and kept the version: finish its reports now, not a cycle later.
+            now = current_deployment(settings.deployment_folder)
+            if not outputs_current(str(settings.model_folder), now.manifest["model_sha256"]):
+                summary += "; " + steps.refresh_only(settings, now, call_api=call_api)
+    except CycleError as exc:
+        if exc.handled:
+            save_state(settings, changes.seen)
+        raise
+    save_state(settings, changes.seen)
+    return f"{summary} ({time.perf_counter() - started:.1f} s)"
+
+
+def main(argv: list[str] | None, description: str) -> int:
+    """The full cycle's entry point (fullprocess.py hands over to it)."""
+    parser = base_parser(description)
+    parser.add_argument("--no-api", action="store_true",
+                        help="skip calling the API after a re-deployment")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+        lock = acquire_lock(str(settings.deployment_folder))
+        if lock is None:
+            print(f"another cycle is running on {settings.deployment_folder}; nothing done")
+            return 0
+        try:
+            summary = run_cycle(settings, call_api=not args.no_api)
+        finally:
+            lock.close()
+    except (ConfigError, CycleError, OSError) as exc:
+        print(f"cycle failed: {exc}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0

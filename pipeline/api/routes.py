@@ -1,0 +1,211 @@
+"""The HTTP API as a Flask blueprint: predictions, scores, summary statistics, diagnostics, the
+risk list, health and the OpenAPI description. Every answer is JSON, errors included.
+
+The routes read the application's state through ``api_state()`` only (pipeline.api.state).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, abort, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from pipeline.api.fastpredict import plain_rows
+from pipeline.api.openapi import openapi_document
+from pipeline.api.request_body import BadRequest, frame_from_csv_text, frame_from_json
+from pipeline.api.state import api_state
+from pipeline.core.modelfile import ModelIntegrityError
+from pipeline.core.names import FINAL_DATA
+from pipeline.core.outputs import latest_diagnostics
+from pipeline.core.schema import FEATURES
+from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.ingest.records import read_labelled_data
+from pipeline.model.evaluate import score_model
+from pipeline.report.risk import read_risk_list
+
+logger = logging.getLogger("app")
+
+MAX_TOP = 10_000
+
+api = Blueprint("api", __name__)
+
+
+def _json_error(status: int, message: str):
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+@api.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Every HTTP error as JSON: {"error": ...} with its status."""
+    return _json_error(exc.code or 500, exc.description or exc.name)
+
+
+@api.app_errorhandler(Exception)
+def unexpected_error(exc: Exception):
+    """A bug answers 500 with no traceback; the traceback goes to the log."""
+    logger.exception("unexpected error on %s %s", request.method, request.path)
+    return _json_error(500, "internal error; see the server log")
+
+
+@api.before_app_request
+def authenticate():
+    """With a token configured, every route but /health needs ``Authorization: Bearer``."""
+    token = api_state().token
+    if token is None or request.path == "/health":
+        return None
+    sent = request.headers.get("Authorization", "")
+    if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(),
+                                                               token.encode())):
+        response = _json_error(401, "missing or wrong bearer token")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
+        return response
+    return None
+
+
+def _deployed_model():
+    """(model, Deployed, LinearScorer or None), or 503 when no valid model is deployed."""
+    try:
+        return api_state().models.get()
+    except ModelIntegrityError as exc:
+        abort(503, description=str(exc))
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body; 413 for a body sent without Content-Length that runs past the limit.
+
+    Werkzeug stops reading such a (chunked) body at the limit and hands over what it read, so a
+    cut JSON or CSV body would be answered as if it were whole.
+    """
+    data = request.get_data(cache=False)
+    if request.content_length is None and len(data) >= limit and \
+            request.environ["wsgi.input"].read(1):
+        abort(413, description=f"the body is larger than {limit} bytes")
+    return data
+
+
+def _parse_json(data: bytes):
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+
+
+@api.post("/prediction")
+def prediction():
+    """Predictions and probabilities for rows sent as JSON or CSV, or a data file named."""
+    settings = api_state().settings
+    mimetype = request.mimetype or ""
+    try:
+        if mimetype == "application/json" or mimetype.endswith("+json"):
+            body = _parse_json(_read_body(settings.max_body_bytes))
+            rows = plain_rows(body)
+            if rows is not None:
+                _, deployed, scorer = _deployed_model()
+                if scorer is not None:
+                    predictions, probabilities = scorer.score(rows)
+                    return jsonify(predictions=predictions, probabilities=probabilities,
+                                   model_version=deployed.version)
+            frame = frame_from_json(body, settings.root, settings.data_folders)
+        elif mimetype == "text/csv":
+            try:
+                text = _read_body(settings.max_body_bytes).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise BadRequest("the CSV body is not UTF-8") from None
+            frame = frame_from_csv_text(text)
+        else:
+            abort(415, description="send application/json or text/csv")
+    except BadRequest as exc:
+        abort(exc.status, description=str(exc))
+    model, deployed, _ = _deployed_model()
+    features = frame[list(FEATURES)]
+    probabilities = model.predict_proba(features)[:, 1]
+    predictions = model.predict(features)
+    return jsonify(predictions=[int(p) for p in predictions],
+                   probabilities=[float(p) for p in probabilities],
+                   model_version=deployed.version)
+
+
+@api.get("/scoring")
+def scoring():
+    """The deployed model's scores on the test data, computed once per version and test file."""
+    state = api_state()
+    model, deployed, _ = _deployed_model()
+    test_file = state.settings.test_file
+
+    def compute():
+        try:
+            scores = score_model(model, read_labelled_data(test_file))
+        except (OSError, ValueError) as exc:
+            abort(503, description=f"cannot score on the test data: {exc}")
+        return {"model_version": deployed.version, "test_data": test_file.name, **scores}
+
+    key = (deployed.version, deployed.manifest.get("model_sha256"), state.cache.stamp(test_file))
+    return jsonify(state.cache.get("scoring", key, compute))
+
+
+def _final_data_path():
+    path = api_state().settings.output_folder / FINAL_DATA
+    if not path.is_file():
+        abort(503, description="no ingested data yet: run ingestion.py")
+    return path
+
+
+@api.get("/summarystats")
+def summarystats():
+    """Summary statistics of each numeric column of finaldata.csv."""
+    cache, path = api_state().cache, _final_data_path()
+    return jsonify(cache.get("summary", cache.stamp(path),
+                             lambda: summarize_columns(read_final_data(path))))
+
+
+@api.get("/diagnostics")
+def diagnostics():
+    """Missing data now, and the timings and dependency check diagnostics.py recorded."""
+    state = api_state()
+    path = _final_data_path()
+    missing = state.cache.get("missing", state.cache.stamp(path),
+                              lambda: missing_fractions(read_final_data(path)))
+    try:
+        version = state.models.get()[1].version
+    except ModelIntegrityError:
+        version = None
+    recorded = latest_diagnostics(state.settings.model_folder) or {}
+    return jsonify(model_version=version, missing_data=missing,
+                   execution_time=recorded.get("execution_time"),
+                   outdated_packages=recorded.get("outdated_packages"),
+                   measured_at=recorded.get("measured_at"))
+
+
+@api.get("/risk")
+def risk():
+    """The ``top`` current clients most likely to leave, from riskscores.csv."""
+    top = request.args.get("top", "20")
+    if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
+        abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
+    try:
+        frame = read_risk_list(api_state().settings.model_folder, int(top))
+    except FileNotFoundError:
+        abort(503, description="no risk list yet: run reporting.py")
+    return jsonify(clients=frame.to_dict(orient="records"), count=len(frame))
+
+
+@api.get("/health")
+def health():
+    """200 with the deployed version, or 503 with the reason no valid model is deployed."""
+    try:
+        deployed = api_state().models.get()[1]
+    except ModelIntegrityError as exc:
+        return jsonify(status="unavailable", error=str(exc)), 503
+    return jsonify(status="ok", model_version=deployed.version,
+                   deployed_at=deployed.manifest.get("deployed_at"))
+
+
+@api.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of the API."""
+    return jsonify(openapi_document())

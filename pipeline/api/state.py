@@ -1,0 +1,119 @@
+"""What an API worker keeps between requests: its settings, the deployed model, cached answers.
+
+``api_state()`` is the one accessor: the routes read everything through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from pipeline.api.fastpredict import LinearScorer
+from pipeline.core.config import Settings, api_token
+from pipeline.core.deployed import NoDeployment, current_deployment
+from pipeline.core.names import CURRENT, MODEL_FILE
+
+logger = logging.getLogger("app")
+
+EXTENSION = "risk"
+
+
+class ModelHolder:
+    """The deployed model of this worker, reloaded when ``current`` points at a new version."""
+
+    def __init__(self, deployment_folder: Path):
+        self.folder = deployment_folder
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._loaded: tuple | None = None
+
+    def _state(self) -> tuple:
+        """What identifies the deployed model on disk: its version folder and file stat."""
+        try:
+            target = os.readlink(self.folder / CURRENT)
+        except OSError:
+            raise NoDeployment(f"no model deployed in {self.folder}") from None
+        try:
+            stat = os.stat(self.folder / CURRENT / MODEL_FILE)
+        except OSError as exc:
+            raise NoDeployment(f"the model file of the deployed version {target} is missing or "
+                               f"unreadable: {exc.strerror}") from None
+        return target, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def get(self):
+        """(model, Deployed, LinearScorer or None) of the current version.
+
+        Raises ModelIntegrityError when no valid model is deployed.
+        """
+        key = self._state()
+        loaded = self._loaded
+        if key == self._key and loaded is not None:
+            return loaded
+        with self._lock:
+            if key != self._key or self._loaded is None:
+                deployed = current_deployment(self.folder)
+                model = deployed.load_model()
+                self._loaded = (model, deployed, LinearScorer.from_pipeline(model))
+                self._key = key
+                logger.info("loaded model version %d", deployed.version)
+            return self._loaded
+
+
+class FileCache:
+    """Results computed from files, kept until one of those files changes."""
+
+    def __init__(self):
+        self._values: dict[str, tuple[tuple, object]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def stamp(*paths: Path) -> tuple:
+        """A cheap fingerprint of files: their size and modification time."""
+        out = []
+        for path in paths:
+            try:
+                stat = os.stat(path)
+                out.append((str(path), stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                out.append((str(path), None, None))
+        return tuple(out)
+
+    def get(self, name: str, key: tuple, compute):
+        """The cached value of name for key, computing it on a miss."""
+        hit = self._values.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._values[name] = (key, value)
+        return value
+
+
+@dataclass
+class ApiState:
+    """An application's settings, deployed model, caches and bearer token (None: no token)."""
+
+    settings: Settings
+    token: str | None
+    models: ModelHolder = field(init=False)
+    cache: FileCache = field(default_factory=FileCache)
+
+    def __post_init__(self):
+        self.models = ModelHolder(self.settings.deployment_folder)
+
+
+def init_state(app: Flask, settings: Settings) -> ApiState:
+    """Attach the state of ``settings`` to an application."""
+    state = ApiState(settings, api_token(settings))
+    app.extensions[EXTENSION] = state
+    return state
+
+
+def api_state(app: Flask | None = None) -> ApiState:
+    """The state of ``app``, or of the application handling the current request."""
+    return (app or current_app).extensions[EXTENSION]

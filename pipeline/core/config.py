@@ -1,0 +1,267 @@
+"""Reading config.json: every key typed and checked at load, every path resolved against the
+folder of the config file (never the working directory).
+
+A wrong value fails at load with one line naming the key, the file and what the key takes; an
+unknown key fails the same way (a misspelt option silently ignored would be worse). Only entry
+points call ``load_settings``; everything below them receives the Settings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.core.names import CONFIG_FILE, HISTORY_DB, TEST_FILE
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = PROJECT_ROOT / CONFIG_FILE
+
+REQUIRED_KEYS = (
+    "input_folder_path",
+    "output_folder_path",
+    "test_data_path",
+    "output_model_path",
+    "prod_deployment_path",
+)
+DRIFT_TESTS = ("raw", "parametric", "nonparametric")
+DEFAULT_MODEL = {"C": 1.0, "max_iter": 1000, "class_weight": None, "random_state": 0}
+TOKEN_ENV = "RISK_API_TOKEN"
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable, incomplete or holds a wrong value."""
+
+
+# Checkers: each returns the value to keep, or raises _Bad with what the key takes. ------------
+
+class _Bad(ValueError):
+    """A value of the wrong kind; the message says what the key takes."""
+
+
+def _text(value):
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad("must be a non-empty string")
+    return value
+
+
+def _flag(value):
+    if type(value) is not bool:  # "false" is a string, and truthy: refuse it
+        raise _Bad("must be true or false (a JSON boolean, not a string or number)")
+    return value
+
+
+def _whole(minimum: int) -> Callable:
+    def check(value):
+        if type(value) is not int or value < minimum:
+            raise _Bad(f"must be a whole number of at least {minimum}")
+        return value
+    return check
+
+
+def _choice(*choices: str) -> Callable:
+    def check(value):
+        if value not in choices or not isinstance(value, str):
+            raise _Bad(f"must be one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _url(value):
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise _Bad("must be an http:// or https:// address")
+    return value.rstrip("/")
+
+
+def _optional(check: Callable) -> Callable:
+    def optional(value):
+        return None if value is None else check(value)
+    return optional
+
+
+def _model(value):
+    """LogisticRegression settings: only the known ones, each of its kind, defaults filled in."""
+    if not isinstance(value, dict):
+        raise _Bad("must be an object of LogisticRegression settings "
+                   f"({', '.join(DEFAULT_MODEL)})")
+    unknown = sorted(set(value) - set(DEFAULT_MODEL))
+    if unknown:
+        raise _Bad(f"has unknown setting(s) {', '.join(unknown)} "
+                   f"(known: {', '.join(DEFAULT_MODEL)})")
+    model = {**DEFAULT_MODEL, **value}
+    c = model["C"]
+    if type(c) not in (int, float) or not (0 < c < math.inf):
+        raise _Bad(".C must be a positive number")
+    model["C"] = float(c)
+    if type(model["max_iter"]) is not int or model["max_iter"] < 1:
+        raise _Bad(".max_iter must be a whole number of at least 1")
+    if model["random_state"] is not None and type(model["random_state"]) is not int:
+        raise _Bad(".random_state must be a whole number or null")
+    weight = model["class_weight"]
+    if isinstance(weight, dict):
+        try:  # JSON keys are strings; the classes are the integers 0 and 1
+            weight = {int(k): float(v) for k, v in weight.items()}
+        except (TypeError, ValueError):
+            weight = None
+        if weight is None or set(weight) - {0, 1} or not all(v > 0 for v in weight.values()):
+            raise _Bad('.class_weight must be null, "balanced" or {"0": w, "1": w} with w > 0')
+        model["class_weight"] = weight
+    elif weight not in (None, "balanced"):
+        raise _Bad('.class_weight must be null, "balanced" or {"0": w, "1": w} with w > 0')
+    return model
+
+
+@dataclass(frozen=True)
+class Option:
+    """An optional key of the config: its default, its check, and what it means."""
+
+    default: object
+    check: Callable
+    meaning: str
+
+
+OPTIONS: dict[str, Option] = {
+    "history_db_path": Option(HISTORY_DB, _text, "the history database (beside the config)"),
+    "test_file": Option(TEST_FILE, _text, "the labelled test file in test_data_path"),
+    "model": Option(DEFAULT_MODEL, _model, "logistic regression settings"),
+    "drift_test": Option("raw", _choice(*DRIFT_TESTS), "the score drift test"),
+    "min_history": Option(5, _whole(2), "past scores a statistical drift test needs"),
+    "min_drift_rows": Option(20, _whole(1), "new rows (one exit at least) a drift verdict needs"),
+    "data_drift_decides": Option(False, _flag, "let KS/PSI alerts trigger re-deployment"),
+    "deploy_if_worse": Option(False, _flag, "deploy a retrained model that scores below the "
+                                            "deployed one on the test data"),
+    "api_url": Option("http://127.0.0.1:8000", _url, "the API apicalls.py and the cycle call"),
+    "api_token_file": Option(None, _optional(_text), "file whose first line is the API token"),
+    "keep_versions": Option(20, _whole(1), "deployed versions kept"),
+    "max_body_bytes": Option(32 * 1024 * 1024, _whole(1), "request body limit of the API"),
+    "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
+    "measure_execution_time": Option(True, _flag, "let diagnostics time the stage scripts"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved, checked settings of one configuration file."""
+
+    config_path: Path
+    root: Path
+    input_folder: Path
+    output_folder: Path
+    test_data: Path
+    model_folder: Path
+    deployment_folder: Path
+    history_db: Path
+    test_file: Path
+    model: dict = field(default_factory=lambda: dict(DEFAULT_MODEL))
+    drift_test: str = "raw"
+    min_history: int = 5
+    min_drift_rows: int = 20
+    data_drift_decides: bool = False
+    deploy_if_worse: bool = False
+    api_url: str = "http://127.0.0.1:8000"
+    api_token_file: Path | None = None
+    keep_versions: int = 20
+    max_body_bytes: int = 32 * 1024 * 1024
+    check_outdated_packages: bool = True
+    measure_execution_time: bool = True
+    raw: dict = field(default_factory=dict)  # the file's keys (with overrides), for copies of it
+
+    @property
+    def name(self) -> str:
+        """A short name for logs and the history: the config file's name."""
+        return self.config_path.name
+
+    @property
+    def data_folders(self) -> tuple[Path, ...]:
+        """Folders the API may read CSV files from."""
+        return (self.input_folder, self.test_data, self.output_folder)
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (root / path)
+
+
+def _read(path: Path) -> dict:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    return raw
+
+
+def _checked(raw: dict, path: Path) -> dict:
+    """Every optional key's value, checked (defaults for the absent ones)."""
+    unknown = [key for key in raw if key not in OPTIONS and key not in REQUIRED_KEYS]
+    if unknown:
+        key = unknown[0]
+        near = difflib.get_close_matches(key, [*REQUIRED_KEYS, *OPTIONS], n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise ConfigError(f"unknown key {key!r} in {path}{hint}")
+    values = {}
+    for key, option in OPTIONS.items():
+        try:
+            values[key] = option.check(raw[key]) if key in raw else option.default
+        except _Bad as exc:
+            raise ConfigError(f"{key} in {path} {exc}, not {raw[key]!r}"[:300]) from None
+    return values
+
+
+def load_settings(config_path: str | Path | None = None, **overrides) -> Settings:
+    """Read and check a config file (default: config.json beside the scripts) into Settings.
+
+    Keyword overrides replace keys of the file, before they are checked and resolved.
+    """
+    path = Path(config_path) if config_path else DEFAULT_CONFIG
+    path = path.expanduser().resolve()
+    raw = _read(path)
+    raw.update(overrides)
+    missing = [key for key in REQUIRED_KEYS if not raw.get(key) or not isinstance(raw[key], str)]
+    if missing:
+        raise ConfigError(f"config file {path} lacks {', '.join(missing)}")
+    values = _checked(raw, path)
+    root = path.parent
+    test_data = _resolve(root, raw["test_data_path"])
+    token_file = values.pop("api_token_file")
+    return Settings(
+        config_path=path,
+        root=root,
+        input_folder=_resolve(root, raw["input_folder_path"]),
+        output_folder=_resolve(root, raw["output_folder_path"]),
+        test_data=test_data,
+        model_folder=_resolve(root, raw["output_model_path"]),
+        deployment_folder=_resolve(root, raw["prod_deployment_path"]),
+        history_db=_resolve(root, values.pop("history_db_path")),
+        test_file=test_data / values.pop("test_file"),
+        api_token_file=_resolve(root, token_file) if token_file else None,
+        raw=raw,
+        **values,
+    )
+
+
+def api_token(settings: Settings) -> str | None:
+    """The API's bearer token: $RISK_API_TOKEN, else the first line of api_token_file, else None.
+
+    The file lets cron's cycle and the server share a token without putting it in a crontab.
+    """
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return token
+    if settings.api_token_file is None:
+        return None
+    try:
+        lines = settings.api_token_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read api_token_file {settings.api_token_file}: "
+                          f"{exc.strerror or exc}") from None
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"api_token_file {settings.api_token_file} is empty")
+    return lines[0].strip()

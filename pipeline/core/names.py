@@ -1,0 +1,38 @@
+"""The name of every file the system writes: one home, so no two modules can disagree.
+
+Standard library only, and nothing but constants: the cron quick path (cycle/quick.py) reads
+these names too. Paths are built by the callers from the configured folders.
+"""
+
+# In the output folder (ingestion) ------------------------------------------------------------
+FINAL_DATA = "finaldata.csv"  # the merged, validated, de-duplicated records
+REJECTED = "rejected.csv"  # every row or file set aside, with its reason
+INGESTED_FILES = "ingestedfiles.txt"  # one ingested file per line: counts and SHA-256
+INGEST_STATE = "finaldata.state.json"  # what the next ingestion needs to append
+ROW_INDEX = "finaldata.rowindex"  # 128-bit hashes of finaldata.csv's rows, in sorted runs
+SEEN_FILES = "seenfiles.json"  # the input files the last finished cycle handled
+
+# In the model folder (training, scoring, diagnostics, reporting, apicalls) --------------------
+MODEL_FILE = "trainedmodel.pkl"
+PROVENANCE_FILE = "trainedmodel.json"  # training provenance and the model's SHA-256
+SAMPLE_FILE = "trainingsample.csv"  # the reference for data drift checks
+SCORE_FILE = "latestscore.txt"  # the bare F1 of the course
+SCORE_RECORD = "latestscore.json"  # every score, tied to the model's SHA-256
+DIAGNOSTICS_FILE = "diagnostics.json"
+CONFUSION_MATRIX = "confusionmatrix.png"
+RISK_SCORES = "riskscores.csv"
+REPORT = "report.pdf"
+RETURNS_FILE = "apireturns.txt"
+OUTPUTS_FILE = "outputs.json"  # the deployed model the reports describe
+
+# In the deployment folder -------------------------------------------------------------------
+VERSIONS = "versions"
+CURRENT = "current"  # a link to versions/vNNNN, swapped atomically
+MANIFEST = "manifest.json"
+LOCK_FILE = ".fullprocess.lock"
+
+# Beside the config ---------------------------------------------------------------------------
+CONFIG_FILE = "config.json"
+HISTORY_DB = "history.sqlite"
+REQUIREMENTS = "requirements.txt"
+TEST_FILE = "testdata.csv"

@@ -1,0 +1,34 @@
+"""The risk list: current clients ranked by the deployed model's probability of attrition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.names import RISK_SCORES
+from pipeline.core.schema import FEATURES, ID, TARGET
+
+
+def rank_clients(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """The clients still with the company (latest record not exited), riskiest first.
+
+    Each keeps its latest record's columns, with ``probability`` and ``rank`` (1 = highest risk).
+    """
+    latest = frame.drop_duplicates(subset=ID, keep="last")
+    # A client whose latest record says it has left is no one to call: it is not ranked.
+    latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
+    latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]
+    ranked = latest.sort_values(["probability", ID], ascending=[False, True], kind="mergesort")
+    ranked = ranked.reset_index(drop=True)
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    return ranked
+
+
+def read_risk_list(model_folder: Path, top: int | None = None) -> pd.DataFrame:
+    """The written risk list, highest risk first (the first ``top`` clients when given)."""
+    frame = pd.read_csv(Path(model_folder) / RISK_SCORES, dtype={ID: str},
+                        keep_default_na=False, na_values={"probability": [""]})
+    frame = frame.sort_values("rank", kind="mergesort").reset_index(drop=True)
+    return frame if top is None else frame.head(top)
