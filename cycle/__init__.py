@@ -1,0 +1,10 @@
+"""The monitoring cycle that fullprocess.py runs: above the stage scripts, which it chains.
+
+- ``quick``: is there anything to do at all? Standard library only, no stage imported.
+- ``run``: what is new by checksum, then the right steps; still light until there is work.
+- ``steps``: the driver: runs the stage scripts, gathers evidence, asks
+  pipeline.monitor.verdict, records and logs the decision, refreshes the reports.
+
+May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, bench/)
+import it.
+"""

@@ -1,5 +1,21 @@
-"""Code shared by the stage scripts: configuration, schema, safe file writes, model files, history.
+"""The library of the risk system: everything the stage scripts and the cycle share.
 
-Every module here imports only the standard library at import time, so that the quiet path of
-fullprocess.py (nothing new to do) never pays for pandas, numpy or scikit-learn.
+It never imports a top-level script (ingestion.py, app.py, fullprocess.py, ...) nor the cycle
+package: imports only look down. Its packages, from the bottom up (each may import the ones
+before it, as its own docstring says, and never one after it):
+
+- ``core``: configuration, schema, file names, safe writes, the history database, model files,
+  the deployment layout. Standard library only.
+- ``ingest``: reading and validating input files, the CSV fast path, row hashes, the row index,
+  merging files and the incremental append.
+- ``model``: building and evaluating the model.
+- ``data``: the ingested table described (summary statistics, missing values); the seeded
+  generator of the shipped data.
+- ``monitor``: what changed in the input folder, the drift tests, and the cycle's decisions as
+  pure functions.
+- ``report``: the risk list, the PDF report's pages and layout.
+- ``api``: the HTTP API's blueprint, its per-worker state, request bodies, fast prediction, the
+  OpenAPI document, a local server for tools, and the client that calls every endpoint.
+
+tests/test_layers.py checks these rules on every module, lazy imports included.
 """

@@ -200,3 +200,60 @@ def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkey
         api_token(load_settings(path))
     path.write_text(json.dumps({k: "x" for k in REQUIRED_KEYS}))
     assert api_token(load_settings(path)) is None
+
+
+@pytest.mark.parametrize("key, value", [
+    ("data_drift_decides", "false"), ("data_drift_decides", 0), ("deploy_if_worse", "true"),
+    ("check_outdated_packages", None), ("measure_execution_time", "no"),
+    ("min_drift_rows", 0), ("min_drift_rows", "20"), ("min_history", 1), ("min_history", 5.0),
+    ("api_url", "127.0.0.1:8000"), ("api_url", 8000), ("api_token_file", ""),
+    ("api_token_file", 3), ("history_db_path", ""), ("test_file", ["a.csv"]),
+    ("drift_test", ["raw"]), ("model", {"C": 0}), ("model", {"C": "1"}),
+    ("model", {"max_iter": 0}), ("model", {"penalty": "l1"}), ("model", {"random_state": 1.5}),
+    ("model", {"class_weight": "equal"}), ("model", {"class_weight": {"0": 1, "2": 1}}),
+    ("model", {"class_weight": {"1": -1}}),
+])
+def test_every_optional_key_is_checked_at_load_with_a_one_line_reason(tmp_path, key, value):
+    config = write_config(tmp_path, dict(VALUES, **{key: value}))
+    with pytest.raises(ConfigError, match=key) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert "\n" not in message and str(config) in message
+    assert repr(value)[:20] in message  # the value that was refused is shown
+
+
+def test_a_string_false_is_not_true(tmp_path):
+    """The one that would bite: "false" is truthy, so it must be refused, not read as on."""
+    config = write_config(tmp_path, dict(VALUES, data_drift_decides="false"))
+    with pytest.raises(ConfigError, match=r"data_drift_decides .* must be true or false"):
+        load_settings(config)
+    assert load_settings(write_config(tmp_path, dict(VALUES, data_drift_decides=False))
+                         ).data_drift_decides is False
+
+
+def test_an_unknown_key_is_refused_with_the_nearest_known_one(tmp_path):
+    config = write_config(tmp_path, dict(VALUES, deploy_if_wrose=True))
+    with pytest.raises(ConfigError, match=r"unknown key 'deploy_if_wrose'.*deploy_if_worse"):
+        load_settings(config)
+
+
+def test_every_optional_key_has_its_default_and_its_value(tmp_path):
+    from pipeline.core.config import OPTIONS
+
+    defaults = load_settings(write_config(tmp_path / "a"))
+    for key in ("drift_test", "min_history", "min_drift_rows", "data_drift_decides",
+                "deploy_if_worse", "api_url", "keep_versions", "max_body_bytes",
+                "check_outdated_packages", "measure_execution_time", "model"):
+        assert getattr(defaults, key) == OPTIONS[key].default, key
+    chosen = {"drift_test": "parametric", "min_history": 7, "min_drift_rows": 50,
+              "data_drift_decides": True, "deploy_if_worse": True,
+              "api_url": "http://127.0.0.1:9000/", "keep_versions": 3, "max_body_bytes": 1000,
+              "check_outdated_packages": False, "measure_execution_time": False,
+              "model": {"C": 2, "class_weight": {"0": 1, "1": 4}}}
+    settings = load_settings(write_config(tmp_path / "b", dict(VALUES, **chosen)))
+    for key, value in chosen.items():
+        if key not in ("api_url", "model"):
+            assert getattr(settings, key) == value, key
+    assert settings.api_url == "http://127.0.0.1:9000"
+    assert settings.model == {"C": 2.0, "max_iter": 1000, "class_weight": {0: 1.0, 1: 4.0},
+                              "random_state": 0}

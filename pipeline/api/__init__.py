@@ -1,0 +1,6 @@
+"""The HTTP API's internals: the blueprint of its routes, the per-worker state (deployed model,
+caches), request bodies, the fast prediction path, the OpenAPI document, a loopback server for
+tools that need one for a while, and the client that calls every endpoint.
+
+May import every other package of ``pipeline`` and Flask; app.py only builds the application.
+"""

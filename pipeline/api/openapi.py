@@ -1,4 +1,4 @@
-"""The OpenAPI 3 description of the HTTP API (served at /openapi.json, checked by the tests)."""
+"""The OpenAPI 3.1 description of the HTTP API (served at /openapi.json, checked by the tests)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ _COMMON_ERRORS = {"401": _error("a bearer token is configured and was not sent")
 
 
 def openapi_document() -> dict:
-    """The OpenAPI 3.0 document of every endpoint."""
+    """The OpenAPI 3.1 document of every endpoint."""
     prediction_body = {
         "oneOf": [
             {"type": "object", "required": ["filepath"],

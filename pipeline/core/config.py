@@ -40,7 +40,11 @@ class ConfigError(ValueError):
 # Checkers: each returns the value to keep, or raises _Bad with what the key takes. ------------
 
 class _Bad(ValueError):
-    """A value of the wrong kind; the message says what the key takes."""
+    """A value of the wrong kind; the message says what the key (or its ``part``) takes."""
+
+    def __init__(self, message: str, part: str = ""):
+        super().__init__(message)
+        self.part = part
 
 
 def _text(value):
@@ -95,12 +99,12 @@ def _model(value):
     model = {**DEFAULT_MODEL, **value}
     c = model["C"]
     if type(c) not in (int, float) or not (0 < c < math.inf):
-        raise _Bad(".C must be a positive number")
+        raise _Bad("must be a positive number", ".C")
     model["C"] = float(c)
     if type(model["max_iter"]) is not int or model["max_iter"] < 1:
-        raise _Bad(".max_iter must be a whole number of at least 1")
+        raise _Bad("must be a whole number of at least 1", ".max_iter")
     if model["random_state"] is not None and type(model["random_state"]) is not int:
-        raise _Bad(".random_state must be a whole number or null")
+        raise _Bad("must be a whole number or null", ".random_state")
     weight = model["class_weight"]
     if isinstance(weight, dict):
         try:  # JSON keys are strings; the classes are the integers 0 and 1
@@ -108,10 +112,10 @@ def _model(value):
         except (TypeError, ValueError):
             weight = None
         if weight is None or set(weight) - {0, 1} or not all(v > 0 for v in weight.values()):
-            raise _Bad('.class_weight must be null, "balanced" or {"0": w, "1": w} with w > 0')
+            raise _Bad('must be null, "balanced" or {"0": w, "1": w} with w > 0', ".class_weight")
         model["class_weight"] = weight
     elif weight not in (None, "balanced"):
-        raise _Bad('.class_weight must be null, "balanced" or {"0": w, "1": w} with w > 0')
+        raise _Bad('must be null, "balanced" or {"0": w, "1": w} with w > 0', ".class_weight")
     return model
 
 
@@ -211,7 +215,9 @@ def _checked(raw: dict, path: Path) -> dict:
         try:
             values[key] = option.check(raw[key]) if key in raw else option.default
         except _Bad as exc:
-            raise ConfigError(f"{key} in {path} {exc}, not {raw[key]!r}"[:300]) from None
+            shown = repr(raw[key])
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ConfigError(f"{key}{exc.part} in {path} {exc}, not {shown}") from None
     return values
 
 

@@ -5,8 +5,9 @@ wide as the header. For those, pyarrow reads the columns as text in C++, and a r
 here only when every value has the plainest form (a name with no surrounding whitespace,
 features written as at most 15 ASCII digits, exited "0" or "1"), which the general rules accept
 with the very same values. Every other row goes, with its line number, through the general
-validation (``ingestion.validate_records``), so its verdict and messages are exactly those of the
-general parser. A file that is not plain returns None and is read by the general parser whole.
+validation (``pipeline.ingest.records.validate_records``), so its verdict and messages are
+exactly those of the general parser. A file that is not plain returns None and is read by the
+general parser whole.
 """
 
 from __future__ import annotations

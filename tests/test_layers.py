@@ -1,0 +1,196 @@
+"""The layers of the house: imports only look down, no import cycle, the course's names stay.
+
+Every module of the project is parsed (not imported), and every import in it counts, lazy ones
+inside functions included: a lazy import that "breaks" a cycle still is one.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+ENTRY_POINTS = {"fullprocess", "app", "wsgi", "apicalls"}
+STAGES = {"ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"}
+# What each library package may import of the library (besides itself), as its docstring says.
+LIBRARY_RULES = {
+    "core": set(),
+    "ingest": {"core"},
+    "model": {"core"},
+    "data": {"core"},
+    "monitor": {"core", "ingest", "model"},
+    "report": {"core", "model", "data"},
+    "api": {"core", "ingest", "model", "data", "monitor", "report"},
+}
+# Standard library only: these run before the cycle knows whether there is work to do.
+LIGHT = {"cycle.quick", "cycle.run", "pipeline.monitor.changes", "pipeline.ingest.inputs"}
+BUILTIN_SHA256 = {"_sha256", "_sha2"}  # the interpreter's own SHA-256 (3.11, 3.12 and later)
+
+
+def project_modules(root: Path) -> dict[str, Path]:
+    """Every module of the project below root, by dotted name (tests and data left out)."""
+    found = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts[0] in ("tests", ".venv") or any(p.startswith(".") for p in parts):
+            continue
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports_of(path: Path, name: str, modules: dict[str, Path]) -> dict[str, int]:
+    """The project modules a module imports anywhere in its body: {module: line}."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # "from pipeline.ingest import fastcsv" imports the module pipeline.ingest.fastcsv
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
+                       for a in node.names]
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.setdefault(target, node.lineno)
+    return found
+
+
+def import_graph(root: Path) -> dict[str, dict[str, int]]:
+    """{module: {imported project module: line}} of every module below root."""
+    modules = project_modules(root)
+    return {name: imports_of(path, name, modules) for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
+    """One import cycle as a path [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, {})):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt, [*path, nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def layer_violations(graph: dict[str, dict[str, int]]) -> list[str]:
+    """Every import that looks up, or sideways between library packages against the rules."""
+    problems = []
+    for name, targets in sorted(graph.items()):
+        top = name.split(".")[0]
+        for target, line in sorted(targets.items()):
+            where = f"{name}:{line} imports {target}"
+            target_top = target.split(".")[0]
+            if top == "pipeline":
+                if target_top != "pipeline":
+                    problems.append(f"{where}: the library imports a script or the cycle")
+                    continue
+                own = name.split(".")[1] if name.count(".") else None
+                other = target.split(".")[1] if target.count(".") else None
+                if own and other and other != own and other not in LIBRARY_RULES.get(own, ()):
+                    problems.append(f"{where}: pipeline.{own} may not import pipeline.{other}")
+            elif top in STAGES and (target_top in ENTRY_POINTS | {"cycle"}):
+                problems.append(f"{where}: a stage script imports an entry point or the cycle")
+            elif top == "cycle" and target_top in ENTRY_POINTS:
+                problems.append(f"{where}: the cycle imports an entry point")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return import_graph(PROJECT)
+
+
+def test_the_library_only_looks_down(graph):
+    assert layer_violations(graph) == []
+
+
+def test_no_import_cycle_among_the_projects_modules(graph):
+    assert find_cycle(graph) is None
+
+
+def test_no_module_sits_directly_in_pipeline():
+    loose = [p.name for p in (PROJECT / "pipeline").glob("*.py") if p.name != "__init__.py"]
+    assert loose == []
+    for package in (PROJECT / "pipeline").iterdir():
+        if package.is_dir() and not package.name.startswith("__"):
+            assert package.name in LIBRARY_RULES, f"pipeline/{package.name} has no rule here"
+            doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
+            assert doc and "import" in doc.lower(), \
+                f"pipeline/{package.name} does not say what it may import"
+
+
+def test_the_light_modules_import_only_the_standard_library_and_core(graph):
+    for name in LIGHT:
+        path = project_modules(PROJECT)[name]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                assert top in sys.stdlib_module_names | BUILTIN_SHA256 | {"pipeline", "cycle"}, \
+                    f"{name}:{node.lineno} imports {top}"
+        heavy = [t for t in graph[name] if t.startswith("pipeline.") and t not in LIGHT
+                 and not t.startswith("pipeline.core.")]
+        assert heavy == [], f"{name} imports {heavy}"
+    quick = set(graph["cycle.quick"])
+    assert quick <= {"pipeline.core.names"}, "the cron quick path imports only the file names"
+
+
+def test_the_checks_find_a_cycle_and_an_upward_import(tmp_path):
+    """The checks above can fail: a made-up project with both faults."""
+    (tmp_path / "pipeline" / "core").mkdir(parents=True)
+    (tmp_path / "pipeline" / "__init__.py").write_text("")
+    (tmp_path / "pipeline" / "core" / "__init__.py").write_text("")
+    (tmp_path / "pipeline" / "core" / "a.py").write_text(
+        "def f():\n    import training  # lazy, still an import\n")
+    (tmp_path / "training.py").write_text("from pipeline.core import a\n")
+    found = import_graph(tmp_path)
+    assert find_cycle(found) in (["pipeline.core.a", "training", "pipeline.core.a"],
+                                 ["training", "pipeline.core.a", "training"])
+    assert layer_violations(found) == [
+        "pipeline.core.a:2 imports training: the library imports a script or the cycle"]
+
+
+COURSE_NAMES = [
+    ("training", "train_model"), ("scoring", "score_model"),
+    ("diagnostics", "model_predictions"), ("diagnostics", "dataframe_summary"),
+    ("diagnostics", "missing_data"), ("diagnostics", "execution_time"),
+    ("diagnostics", "outdated_packages_list"),
+]
+
+
+@pytest.mark.parametrize("script, name", COURSE_NAMES)
+def test_the_courses_function_names_stay_importable_from_their_scripts(script, name):
+    function = getattr(importlib.import_module(script), name)
+    assert callable(function)
+    assert inspect.signature(function).parameters  # a real function taking its inputs
+    assert function.__doc__
