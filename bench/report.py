@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from bench.sections import update_section
+
 NOTES = Path(__file__).resolve().parent / "NOTES.md"
 
 
@@ -37,9 +39,9 @@ def _stage_table(figures: dict) -> list[str]:
 
 
 def write_results(r: dict, path: Path) -> None:
-    """Write the results file."""
+    """Write the performance section of the results file."""
     quick = r["quick"]
-    lines = ["# Benchmark results", "",
+    lines = ["## Performance", "",
              "Written by `make bench` (`.venv/bin/python -m bench.run`); "
              + ("**quick mode (BENCH_QUICK=1): small sizes, the targets do not apply.**"
                 if quick else "full sizes.")
@@ -48,7 +50,7 @@ def write_results(r: dict, path: Path) -> None:
              "`bench/baseline_app.py`; data comes from `pipeline.data.datagen.bulk_records`.", "",
              f"Machine: {r['machine']}. The suite took {r['seconds'] / 60:.1f} minutes.", ""]
 
-    lines += ["## Summary", "", "| # | figure | measured | target | |",
+    lines += ["### Summary", "", "| # | figure | measured | target | |",
               "| --- | --- | --- | --- | --- |"]
     for label, q in r["quick_path"].items():
         lines.append(f"| 1 | nothing new, {label}: cycle / `python -c pass` | "
@@ -86,21 +88,21 @@ def write_results(r: dict, path: Path) -> None:
                      f"<= 1.2x | {_verdict(growth <= 1.2)} |")
     lines.append("")
 
-    lines += ["## 1. A cycle with nothing new", "",
+    lines += ["### 1. A cycle with nothing new", "",
               "Command: `python fullprocess.py --config <project>/config.json` against "
               "`python -c pass`, 15 interleaved runs each, medians.", ""]
-    lines += ["## 2. Incremental ingestion", "",
+    lines += ["### 2. Incremental ingestion", "",
               f"Command: `run_ingestion(settings)` in-process after one new file; the output "
               f"folder is restored before each run; the baseline (`bench/baseline.py`) re-reads "
               f"every file. Ours {_ms(inc['ours'])}, baseline {_ms(inc['baseline'])}, "
               f"ours on the 10x history {_ms(inc['ours_big'])}.", ""]
-    lines += ["## 3. Full ingestion", "",
+    lines += ["### 3. Full ingestion", "",
               f"Command: `run_ingestion(settings)` (all rules, rejected.csv, history) against "
               f"`baseline_ingest` and `limit_read_write` of `bench/baseline.py`, "
               f"{full.get('runs', 'several')} interleaved runs each, medians, the disk synced "
               f"before each run: ours {_ms(full['ours'])}, baseline {_ms(full['baseline'])}, "
               f"limit {_ms(full['limit'])}.", ""]
-    lines += ["## 4. The API", "",
+    lines += ["### 4. The API", "",
               f"gunicorn, 2 workers, 127.0.0.1; load client: {api['client']}; 8 connections, "
               "3 interleaved rounds after a warm-up, medians.", "",
               "| app | requests/s | p50 | p99 | errors |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -128,17 +130,17 @@ def write_results(r: dict, path: Path) -> None:
               f"{http['scoring_miss'] / http['scoring']:.0f}x the cached answer. The round trip "
               "is the same for every endpoint, so over HTTP the ratio measures the transport, "
               "not the cache.", ""]
-    lines += ["## 5. Scale: full cycles", "",
+    lines += ["### 5. Scale: full cycles", "",
               "Command: `python -m bench.cycle_stages --config <project>/config.json --no-api` "
               "after a first deployment on 2,000 older rows: ingest, drift check, train, score, "
               "deploy, diagnostics (with its timing re-runs), report. Peak memory is the largest "
               "sum of the resident memory of the cycle and of its children (the stage scripts "
               "that diagnostics times), sampled every 0.2 s.", ""]
     for s in scale:
-        lines += [f"### {s['rows']:,} rows in the new files", "", *_stage_table(s), ""]
-    lines += ["## 6. The shipped data", "", "The production cycle of `make run` (drift, retrain, "
+        lines += [f"#### {s['rows']:,} rows in the new files", "", *_stage_table(s), ""]
+    lines += ["### 6. The shipped data", "", "The production cycle of `make run` (drift, retrain, "
               "re-deploy, reports), instrumented the same way:", "", *_stage_table(r["shipped"]),
               ""]
     if NOTES.exists():
         lines += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    update_section(path, "performance", lines)

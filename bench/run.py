@@ -1,4 +1,4 @@
-"""The benchmark suite: every figure of issue 5 next to its target, written to bench/RESULTS.md.
+"""The benchmark suite: every figure next to its target, written to bench/RESULTS.md.
 
     make bench                 # full sizes (10,000,000 rows at most; data kept in bench/data/)
     BENCH_QUICK=1 make bench   # small sizes, a few minutes: the figures are not the targets'
@@ -10,6 +10,7 @@ runs, interleaved), since this machine is shared and noisy.
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import os
 import shutil
@@ -41,6 +42,8 @@ CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata
           "prod_deployment_path": "production_deployment", "check_outdated_packages": False,
           "api_url": "http://127.0.0.1:9"}
 SHIPPED = ("practicedata", "sourcedata", "testdata")
+# The other sections of RESULTS.md, run after the performance one (python -m <name> runs one).
+SECTIONS: tuple[str, ...] = ()
 
 
 def log(message: str) -> None:
@@ -429,7 +432,10 @@ def main() -> int:
     (BENCH / "data").mkdir(exist_ok=True)
     (BENCH / "data" / "results.json").write_text(json.dumps(results, indent=1))
     write_results(results, OUT)
-    log(f"wrote {OUT} in {results['seconds']:.0f} s")
+    log(f"wrote the performance section of {OUT} in {results['seconds']:.0f} s")
+    for name in SECTIONS:  # each writes its own section of RESULTS.md, and can run alone
+        log(f"section {name}")
+        importlib.import_module(name).main()
     return 0
 
 

@@ -64,3 +64,16 @@ def test_cached_answers_are_timed_through_the_app_itself(deployed):
     body = json.loads(_wsgi_get(app, "/scoring")())
     assert body["model_version"] == 1 and 0 <= body["f1"] <= 1
     assert json.loads(_wsgi_get(app, "/nowhere")())["error"]
+
+
+def test_a_section_run_alone_replaces_only_its_own_block(tmp_path):
+    from bench.sections import update_section
+
+    path = tmp_path / "RESULTS.md"
+    update_section(path, "quality", ["## Quality", "", "AUC 0.82"])
+    update_section(path, "performance", ["## Performance", "", "49x"])
+    update_section(path, "quality", ["## Quality", "", "AUC 0.83"])
+    text = path.read_text()
+    assert text.startswith("# Benchmark results")
+    assert "49x" in text and "AUC 0.83" in text and "AUC 0.82" not in text
+    assert text.index("## Performance") < text.index("## Quality")  # in the fixed order
