@@ -51,6 +51,28 @@ def client_profiles(rng: np.random.Generator, names: np.ndarray) -> pd.DataFrame
     return pd.DataFrame({"corporation": names, "employees": employees, "engagement": engagement})
 
 
+def true_logit(lastmonth, lastyear, employees, change) -> np.ndarray:
+    """The log-odds of attrition the generator draws from: what a perfect model would know.
+
+    ``change`` is how far the market change has gone for each record: 0 (old) to 1 (new).
+    """
+    lastmonth, lastyear, employees = (np.asarray(a, dtype=float)
+                                      for a in (lastmonth, lastyear, employees))
+    decline = -np.log((lastmonth + 1) / (lastyear / 12.0 + 1))  # > 0 when activity falls
+    size = np.log(employees / 35.0)
+    old = -0.3 - 1.1 * size + 0.6 * decline
+    new = -0.6 + 0.9 * size + 2.2 * decline
+    change = np.broadcast_to(np.asarray(change, dtype=float), decline.shape)
+    return (1 - change) * old + change * new
+
+
+def true_probability(frame: pd.DataFrame, change: np.ndarray | float) -> np.ndarray:
+    """The probability of attrition of each record of a generated frame, as drawn."""
+    logit = true_logit(frame["lastmonth_activity"], frame["lastyear_activity"],
+                       frame["number_of_employees"], change)
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
 def observe(rng: np.random.Generator, profiles: pd.DataFrame, change: np.ndarray | float
             ) -> pd.DataFrame:
     """One record per client: activity drawn for this period, attrition drawn from the mechanism.
@@ -62,12 +84,7 @@ def observe(rng: np.random.Generator, profiles: pd.DataFrame, change: np.ndarray
     lastyear = rng.poisson(profiles["engagement"].to_numpy() * employees**0.6)
     trend = rng.lognormal(-0.1, 0.55, count)
     lastmonth = rng.poisson(lastyear / 12.0 * trend)
-    decline = -np.log((lastmonth + 1) / (lastyear / 12.0 + 1))  # > 0 when activity falls
-    size = np.log(employees / 35.0)
-    old = -0.3 - 1.1 * size + 0.6 * decline
-    new = -0.6 + 0.9 * size + 2.2 * decline
-    change = np.broadcast_to(np.asarray(change, dtype=float), (count,))
-    logit = (1 - change) * old + change * new
+    logit = true_logit(lastmonth, lastyear, employees, change)
     exited = (rng.random(count) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
     return pd.DataFrame({
         "corporation": profiles["corporation"].to_numpy(),
