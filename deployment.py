@@ -146,7 +146,8 @@ def deploy(settings: Settings, run_id: int | None = None) -> Deployed:
             "model_sha256": files[MODEL_FILE],
             "f1": candidate["score"]["f1"],
             "scores": {k: candidate["score"].get(k) for k in
-                       ("f1", "precision", "recall", "roc_auc", "tn", "fp", "fn", "tp", "rows")},
+                       ("f1", "precision", "recall", "roc_auc", "log_loss", "brier",
+                        "threshold", "tn", "fp", "fn", "tp", "rows")},
             "test_data": candidate["score"].get("data"),
             "files": files,
             "training": candidate["provenance"],

@@ -25,7 +25,8 @@ from pipeline.core.schema import ID
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model
-from pipeline.report.pages import PAGE_TITLES, ReportFacts, draw_confusion, render_pages
+from pipeline.report.facts import ReportFacts
+from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.pdf import new_figure
 from pipeline.report.risk import rank_clients, read_risk_list
 

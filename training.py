@@ -1,19 +1,23 @@
-"""Training: fit the attrition model on the ingested data and save it with its provenance."""
+"""Training: choose the attrition model by cross-validation, fit it on the ingested data and
+save it with its provenance.
+
+The candidates (pipeline.model.candidates: the course's logistic regression on the raw counts,
+logistic regression on log(1 + count), gradient boosting) are compared by stratified k-fold
+cross-validation on log-loss, on a capped subsample of large data; the best, with its decision
+threshold tuned for F1, is fitted on every row. The config's ``model.family`` can pin one.
+"""
 
 from __future__ import annotations
 
 import logging
 import platform
 import sys
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import DEFAULT_MODEL, ConfigError, Settings, load_settings
@@ -23,26 +27,12 @@ from pipeline.core.modelfile import save_model
 from pipeline.core.names import FINAL_DATA, INGESTED_FILES, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
 from pipeline.ingest.merge import parse_ingested_files
+from pipeline.model.selection import Selection, fit_selected, select_model
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 10_000
-
-
-def build_model(params: Mapping = DEFAULT_MODEL) -> Pipeline:
-    """The model: standard scaling, then logistic regression, as one Pipeline.
-
-    ``params`` are complete settings, as pipeline.core.config checks and completes them.
-    """
-    return Pipeline([
-        ("scale", StandardScaler()),
-        ("classify", LogisticRegression(
-            C=float(params["C"]),
-            max_iter=int(params["max_iter"]),
-            class_weight=params["class_weight"],
-            random_state=params["random_state"],
-        )),
-    ])
+CV_METRICS = ("log_loss", "roc_auc", "brier", "f1")
 
 
 def read_training_data(path: Path) -> pd.DataFrame:
@@ -56,17 +46,22 @@ def read_training_data(path: Path) -> pd.DataFrame:
     return frame
 
 
-def train_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL) -> Pipeline:
-    """Fit the model on a frame of features and target."""
+def fit_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL
+              ) -> tuple[Pipeline, Selection]:
+    """Choose the model by cross-validation, tune its threshold, and fit it on every row."""
     if frame.empty:
         raise ValueError("no rows to train on")
     if frame[TARGET].nunique() < 2:
         raise ValueError(f"training needs both classes of {TARGET}; the data has only one")
-    model = build_model(params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        model.fit(frame[list(FEATURES)], frame[TARGET])
-    return model
+    seed = params["random_state"] if params["random_state"] is not None else 0
+    selection = select_model(frame, params, family=params["family"], folds=params["folds"],
+                             cap=params["selection_rows"], seed=seed)
+    return fit_selected(frame, selection, params), selection
+
+
+def train_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL) -> Pipeline:
+    """The fitted model of a frame of features and target (see fit_model)."""
+    return fit_model(frame, params)[0]
 
 
 def library_versions() -> dict:
@@ -80,10 +75,11 @@ def library_versions() -> dict:
 
 def run_training(settings: Settings) -> dict:
     """Train on the configured ingested data and write the model; returns its provenance."""
-    with History(settings.history_db).run("training", settings.name) as run:
+    history = History(settings.history_db)
+    with history.run("training", settings.name) as run:
         data_path = settings.output_folder / FINAL_DATA
         frame = read_training_data(data_path)
-        model = train_model(frame, settings.model)
+        model, selection = fit_model(frame, settings.model)
         files_path = settings.output_folder / INGESTED_FILES
         files = parse_ingested_files(files_path.read_text(encoding="utf-8")) \
             if files_path.exists() else []
@@ -96,6 +92,9 @@ def run_training(settings: Settings) -> dict:
             "rows": len(frame),
             "positive_rate": float(frame[TARGET].mean()),
             "params": dict(settings.model),
+            "model": selection.chosen,
+            "threshold": selection.threshold,
+            "selection": selection.as_dict(),
             "libraries": library_versions(),
         }
         # A sample of what the model learned from: the reference for data drift checks.
@@ -105,9 +104,25 @@ def run_training(settings: Settings) -> dict:
         provenance["training_sample"] = {"file": SAMPLE_FILE, "rows": len(sample),
                                          "sha256": sha256_file(settings.model_folder / SAMPLE_FILE)}
         record = save_model(model, settings.model_folder, provenance)
-        run.summary = {"rows": len(frame), "model_sha256": record["model_sha256"]}
-    logger.info("trained on %d rows of %s -> %s", len(frame), data_path, settings.model_folder)
+        record_selection(history, run.id, selection)
+        run.summary = {"rows": len(frame), "model": selection.chosen,
+                       "threshold": selection.threshold, "model_sha256": record["model_sha256"]}
+    logger.info("chose %s (threshold %.3f) by %d-fold cross-validation on %d rows; trained on "
+                "%d rows of %s -> %s", selection.chosen, selection.threshold, selection.folds,
+                selection.rows, len(frame), data_path, settings.model_folder)
+    for row in selection.table:
+        logger.info("  %-13s log-loss %.4f±%.4f  ROC AUC %.4f±%.4f  Brier %.4f±%.4f  "
+                    "F1 %.4f±%.4f", row["model"], *(row[k] for m in CV_METRICS
+                                                    for k in (m, f"{m}_sd")))
     return record
+
+
+def record_selection(history: History, run_id: int, selection: Selection) -> None:
+    """The cross-validation table as metrics of the training run (the whole table as detail)."""
+    values = {f"cv_{row['model']}_{metric}": row[metric]
+              for row in selection.table for metric in CV_METRICS}
+    values["threshold"] = selection.threshold
+    history.record_metrics(run_id, "training", values, detail=selection.as_dict())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def instrument() -> None:
     import reporting
     from cycle import steps
 
-    for attr, name in [("run_ingestion", "ingest"), ("score_model", "drift check"),
+    for attr, name in [("run_ingestion", "ingest"), ("evaluate_rows", "drift check"),
                        ("_record_data_drift", "drift check"), ("run_training", "train"),
                        ("run_scoring", "score"), ("deploy", "deploy")]:
         setattr(steps, attr, _timed(name, getattr(steps, attr)))

@@ -28,17 +28,20 @@ from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FIL
 from pipeline.core.schema import FEATURES, TARGET
 from pipeline.ingest.merge import summarize
 from pipeline.ingest.records import read_labelled_data
-from pipeline.model.evaluate import score_model
+from pipeline.model.evaluate import evaluate_rows, score_model
+from pipeline.model.selection import loss_summary
 from pipeline.monitor.changes import Changes
-from pipeline.monitor.drift import data_drift
+from pipeline.monitor.drift import LossDrift, data_drift
 from pipeline.monitor.verdict import (
     KEEP,
     WAIT,
+    Decision,
     Evidence,
     Policy,
     decide,
     deploy_retrained,
     judgeable,
+    uses_loss,
 )
 from scoring import record_score, run_scoring
 from training import run_training
@@ -204,37 +207,49 @@ def _check(settings: Settings, changes: Changes, deployed: Deployed, history: Hi
     if decision.action == WAIT:
         # F1 on a handful of rows, or on rows where nobody left, says nothing about drift.
         logger.info("decision: too little labelled data to test drift: %d new rows, %d exits "
-                    "(the test needs %d rows and one exit)", evidence.rows, evidence.exits,
-                    policy.min_drift_rows)
+                    "(the test needs %d rows%s)", evidence.rows, evidence.exits,
+                    policy.min_drift_rows, "" if uses_loss(policy, bool(evidence.reference_loss))
+                    else " and one exit")
         history.record_metrics(run_id, "drift", {"new_rows": evidence.rows,
                                                  "new_exits": evidence.exits, "tested": 0})
         return (f"too little new data to test drift ({evidence.rows} rows, {evidence.exits} "
                 f"exits): version {deployed.version} stays")
-    score = decision.score
-    if score.note:
-        logger.warning("%s", score.note)
-    history.record_metrics(run_id, "drift", {"new_f1": score.new_score,
-                                             "deployed_f1": score.deployed_score,
-                                             "threshold": score.threshold,
-                                             "drift": score.drift}, score.as_dict())
-    logger.info("decision: %s test (%s): F1 %.4f on %d new rows vs threshold %.4f "
-                "(deployed %.4f): %s", score.used, score.test, score.new_score, evidence.rows,
-                score.threshold, score.deployed_score, "drift" if score.drift else "no drift")
+    test = decision.test
+    if test.note:
+        logger.warning("%s", test.note)
+    _record_decision(history, run_id, decision, evidence)
+    logger.info("decision: %s", test.describe(evidence.rows))
     if decision.action == KEEP:
-        return (f"no drift (F1 {score.new_score:.4f} on {evidence.rows} new rows, "
-                f"threshold {score.threshold:.4f}): version {deployed.version} stays")
+        return f"no drift ({test.brief(evidence.rows)}): version {deployed.version} stays"
     del rows, model  # at scale, memory the retraining and the reports need
     return f"{decision.reason}: " + _redeploy(settings, history, run_id, call_api, deployed)
 
 
+def _record_decision(history: History, run_id: int, decision: Decision,
+                     evidence: Evidence) -> None:
+    """The test's figures as metrics of the run, with every field of it as the detail."""
+    test = decision.test
+    values = {"new_f1": evidence.new_score, "deployed_f1": evidence.deployed_score,
+              "drift": test.drift}
+    if isinstance(test, LossDrift):
+        values.update(new_loss=test.new_loss, reference_loss=test.reference_loss,
+                      loss_rise=test.rise, statistic=test.statistic, p_value=test.p_value)
+    else:
+        values["threshold"] = test.threshold
+    history.record_metrics(run_id, "drift", values,
+                           {**test.as_dict(), "action": decision.action,
+                            "reason": decision.reason, "rows": evidence.rows})
+
+
 def _evidence(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
               history: History, run_id: int, names: set[str], policy: Policy) -> Evidence:
-    """Score the deployed model on the new rows and measure data drift, recording both; with
-    too little data, only the counts."""
+    """Score the deployed model on the new rows (F1 and per-row log-loss) and measure data
+    drift, recording both; with too little data, only the counts."""
     exits = int(rows[TARGET].sum())
-    if not judgeable(len(rows), exits, policy):
-        return Evidence(rows=len(rows), exits=exits)
-    scores = score_model(model, rows)
+    reference = deployed.manifest.get("training", {}).get("selection", {}).get("reference")
+    if not judgeable(len(rows), exits, policy, bool(reference)):
+        return Evidence(rows=len(rows), exits=exits, reference_loss=reference)
+    scores, losses = evaluate_rows(model, rows)
     sha = deployed.manifest["model_sha256"]
     past = [r["f1"] for r in history.query(
         "SELECT f1 FROM scores WHERE model_sha256 = ? AND purpose IN ('test', 'drift') "
@@ -244,7 +259,8 @@ def _evidence(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
     data_alert = _record_data_drift(deployed, rows, history, run_id)
     return Evidence(rows=len(rows), exits=exits, new_score=scores["f1"],
                     deployed_score=deployed.score, past_scores=tuple(past),
-                    data_alert=data_alert)
+                    data_alert=data_alert, new_loss=loss_summary(losses),
+                    reference_loss=reference)
 
 
 def _record_data_drift(deployed: Deployed, rows: pd.DataFrame, history: History,

@@ -122,7 +122,7 @@ def test_a_config_folder_raises_config_error(tmp_path):
 def test_optional_keys_have_defaults(tmp_path, elsewhere):
     settings = load_settings(write_config(tmp_path / "project"))
     assert settings.history_db == tmp_path / "project" / "history.sqlite"
-    assert settings.drift_test == "raw"
+    assert settings.drift_test == "loss"
     assert settings.test_file == settings.test_data / "testdata.csv"
     assert settings.keep_versions > 0
     assert settings.name == "config.json"
@@ -135,7 +135,7 @@ def test_optional_paths_resolve_against_the_config_folder(tmp_path, elsewhere):
     assert settings.test_file.resolve() == (tmp_path / "shared" / "test" / "holdout.csv")
 
 
-@pytest.mark.parametrize("drift_test", ["raw", "parametric", "nonparametric"])
+@pytest.mark.parametrize("drift_test", ["loss", "raw", "parametric", "nonparametric"])
 def test_valid_drift_tests_are_accepted(tmp_path, drift_test):
     config = write_config(tmp_path, dict(VALUES, drift_test=drift_test))
     assert load_settings(config).drift_test == drift_test
@@ -211,7 +211,10 @@ def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkey
     ("drift_test", ["raw"]), ("model", {"C": 0}), ("model", {"C": "1"}),
     ("model", {"max_iter": 0}), ("model", {"penalty": "l1"}), ("model", {"random_state": 1.5}),
     ("model", {"class_weight": "equal"}), ("model", {"class_weight": {"0": 1, "2": 1}}),
-    ("model", {"class_weight": {"1": -1}}),
+    ("model", {"class_weight": {"1": -1}}), ("model", {"family": "forest"}),
+    ("model", {"folds": 1}), ("model", {"selection_rows": 10}), ("drift_alpha", 0),
+    ("drift_alpha", 0.5), ("drift_alpha", "0.01"), ("drift_tolerance", -0.1),
+    ("drift_tolerance", True),
 ])
 def test_every_optional_key_is_checked_at_load_with_a_one_line_reason(tmp_path, key, value):
     config = write_config(tmp_path, dict(VALUES, **{key: value}))
@@ -241,7 +244,8 @@ def test_every_optional_key_has_its_default_and_its_value(tmp_path):
     from pipeline.core.config import OPTIONS
 
     defaults = load_settings(write_config(tmp_path / "a"))
-    for key in ("drift_test", "min_history", "min_drift_rows", "data_drift_decides",
+    for key in ("drift_test", "drift_alpha", "drift_tolerance", "min_history",
+                "min_drift_rows", "data_drift_decides",
                 "deploy_if_worse", "api_url", "keep_versions", "max_body_bytes",
                 "check_outdated_packages", "measure_execution_time", "model"):
         assert getattr(defaults, key) == OPTIONS[key].default, key
@@ -249,11 +253,13 @@ def test_every_optional_key_has_its_default_and_its_value(tmp_path):
               "data_drift_decides": True, "deploy_if_worse": True,
               "api_url": "http://127.0.0.1:9000/", "keep_versions": 3, "max_body_bytes": 1000,
               "check_outdated_packages": False, "measure_execution_time": False,
-              "model": {"C": 2, "class_weight": {"0": 1, "1": 4}}}
+              "model": {"C": 2, "class_weight": {"0": 1, "1": 4}, "family": "boosting"},
+              "drift_alpha": 0.05, "drift_tolerance": 0}
     settings = load_settings(write_config(tmp_path / "b", dict(VALUES, **chosen)))
     for key, value in chosen.items():
         if key not in ("api_url", "model"):
             assert getattr(settings, key) == value, key
     assert settings.api_url == "http://127.0.0.1:9000"
-    assert settings.model == {"C": 2.0, "max_iter": 1000, "class_weight": {0: 1.0, 1: 4.0},
-                              "random_state": 0}
+    assert settings.model == {"family": "boosting", "C": 2.0, "max_iter": 1000,
+                              "class_weight": {0: 1.0, 1: 4.0}, "random_state": 0, "folds": 5,
+                              "selection_rows": 20_000}

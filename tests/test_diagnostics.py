@@ -29,6 +29,7 @@ from pipeline.core.files import sha256_file
 from pipeline.core.history import History
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.packages import is_outdated
+from pipeline.model.candidates import decision_threshold
 
 FINAL_HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 REQUIREMENTS = """# pinned runtime dependencies
@@ -75,8 +76,10 @@ def test_predictions_are_one_zero_or_one_per_row(deployed):
     assert len(predictions) == len(probabilities) == len(frame)
     assert set(predictions) == {0, 1}
     assert all(type(p) is int for p in predictions)
-    assert predictions == [int(p >= 0.5) for p in probabilities]
     model, _ = load_deployed_model(deployed.deployment_folder)
+    threshold = decision_threshold(model)  # tuned for F1 at training, not 0.5
+    assert 0 < threshold < 1 and threshold != 0.5
+    assert predictions == [int(p >= threshold) for p in probabilities]
     assert predictions == model.predict(frame[["lastmonth_activity", "lastyear_activity",
                                                "number_of_employees"]]).tolist()
 

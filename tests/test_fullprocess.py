@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -88,7 +89,7 @@ def test_fresh_install_deploys_a_first_version(cycle_project):
 def test_practice_then_production_detects_drift_redeploys_and_reports(cycle_project):
     assert "deployed version 1" in cycle(cycle_project, "config.practice.json", "--no-api").stdout
     out = cycle(cycle_project, "config.json").stdout
-    assert "score drift: deployed version 2" in out
+    assert "loss drift: deployed version 2" in out
     deployed = assert_consistent(cycle_project / "production_deployment")
     assert deployed.version == 2
     assert deployed.score == pytest.approx(deployed_f1_on_test(cycle_project))
@@ -102,6 +103,9 @@ def test_practice_then_production_detects_drift_redeploys_and_reports(cycle_proj
         "SELECT name, value FROM metrics WHERE stage = 'drift'")
     values = {row["name"]: row["value"] for row in drift}
     assert values["drift"] == 1.0 and values["new_f1"] < values["deployed_f1"]
+    # The loss test's figures: the practice model's log-loss rose far past its reference.
+    assert values["new_loss"] > values["reference_loss"] * 1.02 and values["p_value"] < 0.01
+    assert values["statistic"] > 0 and values["loss_rise"] > 0
     data = History(cycle_project / "history.sqlite").query(
         "SELECT name FROM metrics WHERE stage = 'data_drift'")
     assert {row["name"] for row in data} >= {f"{f}_psi" for f in FEATURES}
@@ -191,8 +195,11 @@ def test_a_vanished_file_rebuilds_the_data_without_a_drift_check(production):
 
 
 def test_no_drift_data_is_checked_once_not_twice(production, datasets):
-    # The deployed model scores exactly its recorded score on its own test data: no drift.
-    shutil.copy(production.test_file, production.input_folder / "holdout.csv")
+    # New rows of the period the deployed model was trained on: no drift.
+    from pipeline.data.datagen import bulk_records
+
+    bulk_records(2_000, seed=5, change=1.0).to_csv(production.input_folder / "holdout.csv",
+                                                   index=False)
     summary = run_cycle(production, call_api=False)
     assert summary.startswith("no drift")
     assert "version 1 stays" in summary
@@ -203,6 +210,18 @@ def test_no_drift_data_is_checked_once_not_twice(production, datasets):
     assert current_deployment(production.deployment_folder).version == 1
     deployed_record = (production.deployment_folder / "ingestedfiles.txt").read_text()
     assert "holdout.csv" not in deployed_record
+
+
+def test_the_loss_test_judges_rows_where_nobody_left(production, datasets):
+    """F1 says nothing of rows without an exit; log-loss does, so 30 such rows are judged."""
+    batch = datasets["testdata/testdata.csv"].head(30).copy()
+    batch["exited"] = 0
+    batch.to_csv(production.input_folder / "stayers.csv", index=False)
+    summary = run_cycle(production, call_api=False)
+    assert summary.startswith(("no drift (log-loss ", "loss drift: "))
+    tested = History(production.history_db).query(
+        "SELECT value FROM metrics WHERE stage = 'drift' AND name = 'p_value'")
+    assert len(tested) == 1 and 0 <= tested[0]["value"] <= 1
 
 
 def test_refused_entries_do_not_make_every_cycle_work(production):
@@ -255,10 +274,11 @@ def test_course_data_practice_then_production(tmp_path):
     write_config(tmp_path, "config.practice.json", **PRACTICE, **QUIET)
     cycle(tmp_path, "config.practice.json", "--no-api")
     out = cycle(tmp_path, "config.json", "--no-api").stdout
-    # The practice model's recorded score is F1 1/3, measured on only 5 test rows; on the 26
-    # new source rows it scores higher (9/14), so the faithful raw test sees no drift and
-    # version 1 stays. With 5 test rows the yardstick is too coarse to see anything else.
-    assert out.startswith("no drift (F1 0.6429 on 26 new rows, threshold 0.3333)")
+    # The practice model was trained on 36 rows; on the 26 new source rows its log-loss is
+    # higher than its reference, but 26 rows against 36 cannot tell that from noise: no drift,
+    # version 1 stays. (The course's raw test agrees, for another reason: the recorded F1 is
+    # 1/3 on 5 test rows, and it scores higher on the new rows.)
+    assert out.startswith("no drift (log-loss ") and "on 26 new rows" in out
     assert assert_consistent(tmp_path / "production_deployment").version == 1
 
 
@@ -270,7 +290,7 @@ def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkey
     practice, production = (load_settings(cycle_project / name)
                             for name in ("config.practice.json", "config.json"))
     run_cycle(practice, call_api=False)
-    assert run_cycle(production, call_api=False).startswith("score drift")
+    assert run_cycle(production, call_api=False).startswith("loss drift")
     assert _quick(production)
     # As if a cycle had deployed version 1 again and died before reporting: the reports
     # describe version 2 while version 1 serves.
@@ -293,12 +313,13 @@ def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkey
     assert _quick(production)
 
 
-@pytest.mark.parametrize("rows, exits", [(30, 0), (10, 5)])
-def test_too_little_labelled_data_is_not_judged(production, datasets, rows, exits):
+@pytest.mark.parametrize("drift_test, rows, exits", [("loss", 10, 5), ("raw", 10, 5),
+                                                      ("raw", 30, 0)])
+def test_too_little_labelled_data_is_not_judged(production, datasets, drift_test, rows, exits):
     batch = datasets["testdata/testdata.csv"].head(rows).copy()
     batch["exited"] = [1] * exits + [0] * (rows - exits)
     batch.to_csv(production.input_folder / "small.csv", index=False)
-    summary = run_cycle(production, call_api=False)
+    summary = run_cycle(replace(production, drift_test=drift_test), call_api=False)
     assert summary.startswith(f"too little new data to test drift ({rows} rows, {exits} exits)")
     assert current_deployment(production.deployment_folder).version == 1
     assert _quick(production)
@@ -318,7 +339,7 @@ def test_a_retrained_model_worse_on_the_test_data_is_not_deployed(cycle_project,
     flipped["exited"] = 1 - flipped["exited"]
     pd.concat([flipped] * 3).to_csv(settings.input_folder / "flipped.csv", index=False)
     summary = run_cycle(settings, call_api=False)
-    assert summary.startswith("score drift: ")
+    assert summary.startswith("loss drift: ")
     assert current_deployment(settings.deployment_folder).version == version
     if not deploy_if_worse:
         assert "retrained model not deployed" in summary

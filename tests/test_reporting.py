@@ -118,7 +118,7 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     data = report.path.read_bytes()
     assert report.path == deployed.model_folder / "report.pdf"
     assert data.startswith(b"%PDF")
-    assert pdf_pages(data) == len(PAGE_TITLES) == 7
+    assert pdf_pages(data) == len(PAGE_TITLES) == 10
     assert b"/Title (Client attrition risk report)" in data
     assert list(report.pages) == list(PAGE_TITLES)
     manifest = current_deployment(deployed.deployment_folder).manifest
@@ -126,6 +126,16 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     assert "dataset3.csv" in page_text(report, "Deployed model")
     assert f"F1 {manifest['f1']:.3f}" in page_text(report, "Model performance on the test data")
     assert "deploy | v1" in page_text(report, "Score history")
+    selection = manifest["training"]["selection"]
+    chosen = page_text(report, "Model selection")
+    assert f"► {selection['chosen']} | " in chosen
+    for row in selection["table"]:
+        assert f"{row['model']} | {row['log_loss']:.4f} ± {row['log_loss_sd']:.4f}" in chosen
+    assert f"at least {selection['threshold']:.3f}" in chosen
+    calibration = page_text(report, "Calibration on the test data")
+    assert f"Brier score {manifest['scores']['brier']:.4f}" in calibration
+    assert calibration.count("\n") >= 10  # the table of the ten bins
+    assert "No drift decision recorded yet" in page_text(report, "Drift decisions")
     data_page = page_text(report, "Data: summary statistics and missing values")
     assert "10,000 records of 10,000 distinct clients" in data_page
     assert "corporation | 0.00%" in data_page
@@ -162,6 +172,8 @@ def test_report_without_model_data_or_diagnostics_says_so(settings):
     operations = page_text(report, "Operations: timings and dependencies")
     assert "Not measured yet" in operations and "Not checked yet" in operations
     assert "No ingestion recorded" in page_text(report, "Last ingestion")
+    assert "No cross-validation recorded" in page_text(report, "Model selection")
+    assert "Not available" in page_text(report, "Calibration on the test data")
     assert not settings.history_db.exists()
 
 
@@ -177,3 +189,23 @@ def test_main_still_writes_the_report_without_a_model(settings, capsys):
     assert reporting.main(["--config", str(settings.config_path)]) == 1
     assert "confusion matrix not written: no model deployed" in capsys.readouterr().err
     assert (settings.model_folder / "report.pdf").is_file()
+
+
+def test_the_drift_page_shows_every_decision_with_its_figures(redeployed):
+    """After the practice model drifted on the new data: the loss test's figures and outcome."""
+    from cycle.steps import _record_decision
+    from pipeline.core.history import History
+    from pipeline.monitor.verdict import Evidence, Policy, decide
+
+    history = History(redeployed.history_db)
+    reference = {"mean": 0.50, "sd": 0.5, "rows": 10_000}
+    for mean in (0.51, 0.80):
+        evidence = Evidence(rows=2_000, exits=400, new_score=0.5, deployed_score=0.6,
+                            new_loss={"mean": mean, "sd": 0.5, "rows": 2_000},
+                            reference_loss=reference)
+        with history.run("fullprocess", redeployed.name) as run:
+            _record_decision(history, run.id, decide(evidence, Policy()), evidence)
+    text = page_text(build_report(redeployed), "Drift decisions")
+    assert "Test in the config: loss" in text
+    assert "log-loss 0.8000 vs 0.5000 (+60.0%)" in text and "| loss drift" in text
+    assert "log-loss 0.5100 vs 0.5000 (+2.0%)" in text and "| no drift" in text

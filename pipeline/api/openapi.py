@@ -17,6 +17,28 @@ _RECORD = {
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
 _NULLABLE_FRACTION = {"oneOf": [_FRACTION, {"type": "null"}]}
+# The deployed version's cross-validation: every candidate's scores (mean and spread over the
+# folds), the chosen one, its decision threshold and its reference log-loss for the drift test.
+_SELECTION = {
+    "type": "object",
+    "required": ["chosen", "table", "threshold", "rows", "folds"],
+    "properties": {
+        "chosen": {"type": "string"},
+        "threshold": _FRACTION,
+        "threshold_f1": {"type": ["number", "null"]},
+        "rows": {"type": "integer"},
+        "folds": {"type": "integer"},
+        "reference": {"type": "object", "properties": {
+            "mean": {"type": "number"}, "sd": {"type": "number"}, "rows": {"type": "integer"}}},
+        "table": {"type": "array", "items": {
+            "type": "object",
+            "required": ["model", "log_loss", "roc_auc", "brier", "f1"],
+            "properties": {"model": {"type": "string"}, "description": {"type": "string"},
+                           "folds": {"type": "integer"},
+                           **{f"{m}{s}": {"type": "number"} for m in
+                              ("log_loss", "roc_auc", "brier", "f1") for s in ("", "_sd")}}}},
+    },
+}
 
 
 def _error(description: str) -> dict:
@@ -79,11 +101,17 @@ def openapi_document() -> dict:
             }}},
         "/scoring": {"get": {
             "summary": "F1 and other scores of the deployed model on the test data",
+            "description": "F1, precision, recall and the confusion counts are those of the "
+                           "model's predictions, at its decision threshold (tuned for F1 at "
+                           "training); ROC AUC, log-loss and the Brier score those of its "
+                           "probabilities.",
             "responses": {"200": _ok("scores", {
                 "type": "object", "required": ["f1", "model_version"],
                 "properties": {
                     "f1": _FRACTION, "precision": _FRACTION, "recall": _FRACTION,
                     "roc_auc": _NULLABLE_FRACTION, "model_version": {"type": "integer"},
+                    "log_loss": {"type": "number", "minimum": 0}, "brier": _FRACTION,
+                    "threshold": _FRACTION,
                     "rows": {"type": "integer"}, "tn": {"type": "integer"},
                     "fp": {"type": "integer"}, "fn": {"type": "integer"},
                     "tp": {"type": "integer"}, "test_data": {"type": "string"},
@@ -92,7 +120,8 @@ def openapi_document() -> dict:
             "summary": "Mean, median, std, min, max, quartiles and mode of each numeric column",
             "responses": {"200": _ok("statistics by column", stats), **_COMMON_ERRORS}}},
         "/diagnostics": {"get": {
-            "summary": "Missing data, recorded timings and the dependency check",
+            "summary": "Missing data, recorded timings, the dependency check, and how the "
+                       "deployed model was chosen",
             "responses": {"200": _ok("diagnostics", {
                 "type": "object",
                 "required": ["missing_data", "execution_time", "outdated_packages"],
@@ -108,6 +137,7 @@ def openapi_document() -> dict:
                                        "installed": {"type": ["string", "null"]},
                                        "latest": {"type": ["string", "null"]}}}},
                     "measured_at": {"type": ["string", "null"]},
+                    "model_selection": {"oneOf": [_SELECTION, {"type": "null"}]},
                 }}), **_COMMON_ERRORS}}},
         "/risk": {"get": {
             "summary": "The clients most likely to leave, highest risk first",

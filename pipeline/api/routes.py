@@ -105,9 +105,15 @@ def prediction():
             body = _parse_json(_read_body(settings.max_body_bytes))
             rows = plain_rows(body)
             if rows is not None:
-                _, deployed, scorer = _deployed_model()
+                model, deployed, scorer = _deployed_model()
                 if scorer is not None:
-                    predictions, probabilities = scorer.score(rows)
+                    predictions, probabilities, unsure = scorer.score(rows)
+                    if unsure:  # a hair from the threshold: the model itself decides
+                        import pandas as pd
+
+                        close = pd.DataFrame([rows[i] for i in unsure], columns=list(FEATURES))
+                        for i, label in zip(unsure, model.predict(close), strict=True):
+                            predictions[i] = int(label)
                     return jsonify(predictions=predictions, probabilities=probabilities,
                                    model_version=deployed.version)
             frame = frame_from_json(body, settings.root, settings.data_folders)
@@ -171,14 +177,16 @@ def diagnostics():
     missing = state.cache.get("missing", state.cache.stamp(path),
                               lambda: missing_fractions(read_final_data(path)))
     try:
-        version = state.models.get()[1].version
+        deployed = state.models.get()[1]
     except ModelIntegrityError:
-        version = None
+        deployed = None
     recorded = latest_diagnostics(state.settings.model_folder) or {}
-    return jsonify(model_version=version, missing_data=missing,
+    return jsonify(model_version=deployed.version if deployed else None, missing_data=missing,
                    execution_time=recorded.get("execution_time"),
                    outdated_packages=recorded.get("outdated_packages"),
-                   measured_at=recorded.get("measured_at"))
+                   measured_at=recorded.get("measured_at"),
+                   model_selection=deployed.manifest.get("training", {}).get("selection")
+                   if deployed else None)
 
 
 @api.get("/risk")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from pipeline.api.fastpredict import LinearScorer
+from pipeline.api.fastpredict import fast_scorer
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import NoDeployment, current_deployment
 from pipeline.core.names import CURRENT, MODEL_FILE
@@ -46,7 +46,8 @@ class ModelHolder:
         return target, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     def get(self):
-        """(model, Deployed, LinearScorer or None) of the current version.
+        """(model, Deployed, LinearScorer or None) of the current version; the scorer is checked
+        against the model when it is loaded (pipeline.api.fastpredict.fast_scorer).
 
         Raises ModelIntegrityError when no valid model is deployed.
         """
@@ -58,7 +59,7 @@ class ModelHolder:
             if key != self._key or self._loaded is None:
                 deployed = current_deployment(self.folder)
                 model = deployed.load_model()
-                self._loaded = (model, deployed, LinearScorer.from_pipeline(model))
+                self._loaded = (model, deployed, fast_scorer(model))
                 self._key = key
                 logger.info("loaded model version %d", deployed.version)
             return self._loaded

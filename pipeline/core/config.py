@@ -28,8 +28,11 @@ REQUIRED_KEYS = (
     "output_model_path",
     "prod_deployment_path",
 )
-DRIFT_TESTS = ("raw", "parametric", "nonparametric")
-DEFAULT_MODEL = {"C": 1.0, "max_iter": 1000, "class_weight": None, "random_state": 0}
+DRIFT_TESTS = ("loss", "raw", "parametric", "nonparametric")
+# The candidate models of pipeline.model.candidates (which checks that it builds exactly these).
+MODELS = ("logistic", "log_logistic", "boosting")
+DEFAULT_MODEL = {"family": "auto", "C": 1.0, "max_iter": 1000, "class_weight": None,
+                 "random_state": 0, "folds": 5, "selection_rows": 20_000}
 TOKEN_ENV = "RISK_API_TOKEN"
 
 
@@ -87,16 +90,29 @@ def _optional(check: Callable) -> Callable:
     return optional
 
 
+def _fraction(low: float, high: float) -> Callable:
+    def check(value):
+        if type(value) not in (int, float) or not low <= value < high:
+            raise _Bad(f"must be a number from {low:g} to below {high:g}")
+        return float(value)
+    return check
+
+
 def _model(value):
-    """LogisticRegression settings: only the known ones, each of its kind, defaults filled in."""
+    """Model settings: only the known ones, each of its kind, defaults filled in."""
     if not isinstance(value, dict):
-        raise _Bad("must be an object of LogisticRegression settings "
-                   f"({', '.join(DEFAULT_MODEL)})")
+        raise _Bad(f"must be an object of model settings ({', '.join(DEFAULT_MODEL)})")
     unknown = sorted(set(value) - set(DEFAULT_MODEL))
     if unknown:
         raise _Bad(f"has unknown setting(s) {', '.join(unknown)} "
                    f"(known: {', '.join(DEFAULT_MODEL)})")
     model = {**DEFAULT_MODEL, **value}
+    if model["family"] not in ("auto", *MODELS):
+        raise _Bad(f"must be auto or one of {', '.join(MODELS)}", ".family")
+    if type(model["folds"]) is not int or not 2 <= model["folds"] <= 20:
+        raise _Bad("must be a whole number from 2 to 20", ".folds")
+    if type(model["selection_rows"]) is not int or model["selection_rows"] < 100:
+        raise _Bad("must be a whole number of at least 100", ".selection_rows")
     c = model["C"]
     if type(c) not in (int, float) or not (0 < c < math.inf):
         raise _Bad("must be a positive number", ".C")
@@ -131,8 +147,12 @@ class Option:
 OPTIONS: dict[str, Option] = {
     "history_db_path": Option(HISTORY_DB, _text, "the history database (beside the config)"),
     "test_file": Option(TEST_FILE, _text, "the labelled test file in test_data_path"),
-    "model": Option(DEFAULT_MODEL, _model, "logistic regression settings"),
-    "drift_test": Option("raw", _choice(*DRIFT_TESTS), "the score drift test"),
+    "model": Option(DEFAULT_MODEL, _model, "model selection and logistic regression settings"),
+    "drift_test": Option("loss", _choice(*DRIFT_TESTS), "the drift test"),
+    "drift_alpha": Option(0.01, _fraction(1e-6, 0.5), "the loss test's significance level"),
+    "drift_tolerance": Option(0.02, _fraction(0.0, 1.0), "the rise of the mean log-loss, as a "
+                                                          "share of the reference, that the "
+                                                          "loss test tolerates"),
     "min_history": Option(5, _whole(2), "past scores a statistical drift test needs"),
     "min_drift_rows": Option(20, _whole(1), "new rows (one exit at least) a drift verdict needs"),
     "data_drift_decides": Option(False, _flag, "let KS/PSI alerts trigger re-deployment"),
@@ -161,7 +181,9 @@ class Settings:
     history_db: Path
     test_file: Path
     model: dict = field(default_factory=lambda: dict(DEFAULT_MODEL))
-    drift_test: str = "raw"
+    drift_test: str = "loss"
+    drift_alpha: float = 0.01
+    drift_tolerance: float = 0.02
     min_history: int = 5
     min_drift_rows: int = 20
     data_drift_decides: bool = False

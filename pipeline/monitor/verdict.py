@@ -6,10 +6,10 @@ records and logs what they decided, so that every rule can be tested on a table 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.core.config import Settings
-from pipeline.monitor.drift import ScoreDrift, score_drift
+from pipeline.monitor.drift import LossDrift, ScoreDrift, loss_drift, score_drift
 
 RETRAIN, KEEP, WAIT = "retrain", "keep", "wait"
 
@@ -18,17 +18,20 @@ RETRAIN, KEEP, WAIT = "retrain", "keep", "wait"
 class Policy:
     """The config keys that decide."""
 
-    drift_test: str = "raw"
+    drift_test: str = "loss"
     min_history: int = 5
     min_drift_rows: int = 20
     data_drift_decides: bool = False
     deploy_if_worse: bool = False
+    drift_alpha: float = 0.01
+    drift_tolerance: float = 0.02
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
         """The policy of a configuration."""
         return cls(settings.drift_test, settings.min_history, settings.min_drift_rows,
-                   settings.data_drift_decides, settings.deploy_if_worse)
+                   settings.data_drift_decides, settings.deploy_if_worse, settings.drift_alpha,
+                   settings.drift_tolerance)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Evidence:
     deployed_score: float | None = None  # its F1 recorded at deployment
     past_scores: tuple[float, ...] = ()  # its earlier scores, oldest first
     data_alert: bool = False  # a KS or PSI alert on some feature
+    new_loss: dict | None = None  # its per-row log-loss on the new rows: mean, sd, rows
+    reference_loss: dict | None = None  # the same, out of fold on its training data
 
 
 @dataclass(frozen=True)
@@ -48,29 +53,48 @@ class Decision:
     """What to do with the deployed model, and why."""
 
     action: str  # RETRAIN, KEEP or WAIT (too little data to judge)
-    reason: str  # "score drift", "data drift", "no drift" or "too little data"
-    score: ScoreDrift | None = None
+    reason: str  # "loss drift", "score drift", "data drift", "no drift" or "too little data"
+    test: ScoreDrift | LossDrift | None = None
 
 
-def judgeable(rows: int, exits: int, policy: Policy) -> bool:
-    """True when a batch is large enough, and holds an exit, for F1 to say anything."""
-    return rows >= policy.min_drift_rows and exits > 0
+def uses_loss(policy: Policy, has_reference: bool) -> bool:
+    """True when the loss test decides (it is asked for, and the deployment has a reference)."""
+    return policy.drift_test == "loss" and has_reference
+
+
+def judgeable(rows: int, exits: int, policy: Policy, has_reference: bool = True) -> bool:
+    """True when a batch can be judged: enough rows, and for an F1 test an exit among them (F1
+    says nothing of rows where nobody left; log-loss does)."""
+    return rows >= policy.min_drift_rows and (exits > 0 or uses_loss(policy, has_reference))
 
 
 def decide(evidence: Evidence, policy: Policy) -> Decision:
-    """Retrain on score drift (or data drift when it decides), keep otherwise, wait on too
+    """Retrain on model drift (or data drift when it decides), keep otherwise, wait on too
     little data."""
-    if not judgeable(evidence.rows, evidence.exits, policy):
+    has_reference = bool(evidence.reference_loss)
+    if not judgeable(evidence.rows, evidence.exits, policy, has_reference):
         return Decision(WAIT, "too little data")
-    if evidence.new_score is None or evidence.deployed_score is None:
-        raise ValueError("a judgeable batch needs the new and the deployed score")
-    score = score_drift(evidence.new_score, evidence.deployed_score, list(evidence.past_scores),
-                        policy.drift_test, policy.min_history)
-    if score.drift:
-        return Decision(RETRAIN, "score drift", score)
+    if uses_loss(policy, has_reference):
+        if evidence.new_loss is None:
+            raise ValueError("the loss test needs the new rows' log-loss")
+        test = loss_drift(evidence.new_loss, evidence.reference_loss, policy.drift_alpha,
+                          policy.drift_tolerance)
+    else:
+        if evidence.new_score is None or evidence.deployed_score is None:
+            raise ValueError("a judgeable batch needs the new and the deployed score")
+        asked = policy.drift_test if policy.drift_test != "loss" else "raw"
+        test = score_drift(evidence.new_score, evidence.deployed_score,
+                           list(evidence.past_scores), asked, policy.min_history)
+        if policy.drift_test == "loss":
+            test = replace(test, test="loss", note="the deployed version has no reference "
+                                                   "log-loss (trained by an earlier release): "
+                                                   "fell back to raw")
+    if test.drift:
+        return Decision(RETRAIN, f"{'loss' if isinstance(test, LossDrift) else 'score'} drift",
+                        test)
     if evidence.data_alert and policy.data_drift_decides:
-        return Decision(RETRAIN, "data drift", score)
-    return Decision(KEEP, "no drift", score)
+        return Decision(RETRAIN, "data drift", test)
+    return Decision(KEEP, "no drift", test)
 
 
 def deploy_retrained(new_score: float, deployed_score_now: float | None, policy: Policy) -> bool:

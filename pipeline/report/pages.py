@@ -5,19 +5,16 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from pipeline.core.config import Settings
-from pipeline.core.deployed import Deployed
-from pipeline.core.history import History
 from pipeline.core.names import FINAL_DATA, REJECTED, RISK_SCORES
 from pipeline.core.packages import is_outdated, package_status
 from pipeline.core.schema import ID
 from pipeline.model.evaluate import confusion_counts
+from pipeline.report.facts import ReportFacts
+from pipeline.report.judgement import page_calibration, page_drift, page_selection
 from pipeline.report.pdf import Page, number, time_axis, times, when
 
 CLASS_LABELS = ("stayed", "exited")
@@ -36,25 +33,6 @@ def draw_confusion(ax, evaluation: dict) -> None:
                  f"{evaluation['rows']:,} rows of {evaluation['data']}")
 
 
-@dataclass
-class ReportFacts:
-    """Everything the report shows, gathered once; a part that cannot be had says why."""
-
-    settings: Settings
-    history: History
-    generated: str
-    deployed: Deployed | None = None
-    evaluation: dict | None = None
-    model_error: str | None = None
-    records: int = 0
-    distinct: int = 0
-    summary: dict | None = None
-    missing: dict | None = None
-    data_error: str | None = None
-    clients: pd.DataFrame | None = None
-    diagnostics: dict | None = None
-
-
 def _page_model(f: ReportFacts, page: Page) -> None:
     page.text(f"Generated {when(f.generated)} from {f.settings.config_path}.")
     if f.deployed is None:
@@ -71,7 +49,9 @@ def _page_model(f: ReportFacts, page: Page) -> None:
         files = ", ".join(f"{x['name']} (SHA-256 {(x.get('sha256') or '?')[:12]})"
                           for x in t.get("training_files", [])) or "not recorded"
         page.heading("Training")
-        page.text(f"Trained {when(t.get('trained_at'))} on {t.get('rows', 0):,} rows "
+        page.text(f"Model: {t.get('model', 'logistic (an earlier release)')}, predicting an exit "
+                  f"from a probability of {t.get('threshold', 0.5):.3f} (see Model selection).",
+                  f"Trained {when(t.get('trained_at'))} on {t.get('rows', 0):,} rows "
                   f"({t.get('positive_rate', 0):.1%} exited) of {t.get('training_data', '?')}.",
                   f"Input files: {files}.",
                   "Parameters: " + ", ".join(f"{k}={v}" for k, v in t.get("params", {}).items()),
@@ -81,6 +61,7 @@ def _page_model(f: ReportFacts, page: Page) -> None:
         page.table(["Measure", "Value"], [
             ["F1", number(s.get("f1"))], ["Precision", number(s.get("precision"))],
             ["Recall", number(s.get("recall"))], ["ROC AUC", number(s.get("roc_auc"))],
+            ["Brier score", number(s.get("brier"))], ["Log-loss", number(s.get("log_loss"))],
             ["Test rows", number(s.get("rows"))],
             ["Stayed: right / flagged", f"{s.get('tn')} / {s.get('fp')}"],
             ["Exited: missed / caught", f"{s.get('fn')} / {s.get('tp')}"],
@@ -285,15 +266,20 @@ def _page_clients(f: ReportFacts, page: Page) -> None:
     page.heading("Risk across all clients")
     ax = page.axes(0.28)
     ax.hist(f.clients["probability"], bins=40, range=(0, 1), color="tab:blue", alpha=0.8)
-    ax.axvline(0.5, color="tab:red", ls="--", label="threshold of a predicted exit")
+    threshold = f.evaluation["threshold"] if f.evaluation else 0.5
+    ax.axvline(threshold, color="tab:red", ls="--",
+               label=f"threshold of a predicted exit ({threshold:.3f})")
     ax.set(xlabel="Probability of attrition", ylabel="Clients")
     ax.legend()
 
 
 PAGES = (
     ("Deployed model", _page_model),
+    ("Model selection", page_selection),
     ("Model performance on the test data", _page_performance),
+    ("Calibration on the test data", page_calibration),
     ("Score history", _page_history),
+    ("Drift decisions", page_drift),
     ("Data: summary statistics and missing values", _page_data),
     ("Operations: timings and dependencies", _page_operations),
     ("Last ingestion", _page_ingestion),

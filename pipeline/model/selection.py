@@ -1,0 +1,164 @@
+"""Choosing the model: candidates compared by stratified k-fold cross-validation on log-loss, the
+decision threshold tuned for F1, and the deployed model's reference loss for the drift test.
+
+Everything is seeded. On large data the comparison runs on a capped, stratified subsample, so
+that selecting costs about the same at ten thousand rows and at ten million; the chosen pipeline
+is then fitted once on all the data (pipeline.model.candidates.with_threshold).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import (
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+    cross_validate,
+    train_test_split,
+)
+from threadpoolctl import threadpool_limits
+
+from pipeline.core.schema import FEATURES, TARGET
+from pipeline.model.candidates import CANDIDATES, build_candidate, with_threshold
+
+SCORING = {"log_loss": "neg_log_loss", "roc_auc": "roc_auc", "brier": "neg_brier_score",
+           "f1": "f1"}
+NEGATED = ("log_loss", "brier")  # scikit-learn scores them negated, so that higher is better
+EPS = 1e-15  # probabilities are clipped to [EPS, 1 - EPS] in a per-row log-loss
+
+
+@dataclass
+class Selection:
+    """What the cross-validation found: the table, the choice, its threshold and reference."""
+
+    chosen: str
+    table: list[dict] = field(default_factory=list)  # one row per candidate, best first
+    threshold: float = 0.5
+    threshold_f1: float | None = None  # cross-validated F1 at the tuned threshold
+    rows: int = 0  # rows the comparison ran on (a subsample of large data)
+    folds: int = 0
+    # The chosen candidate's out-of-fold per-row log-loss: the reference of the drift test.
+    reference: dict = field(default_factory=dict)
+    note: str = ""  # why something was left at its default
+
+    def as_dict(self) -> dict:
+        """A plain dict for the provenance, the history and the manifest."""
+        return asdict(self)
+
+
+def _f1(truth, predicted) -> float:
+    """F1 of the positive class, as sklearn.metrics.f1_score with zero_division=0, without its
+    input checks: the threshold search calls it a hundred times per fold."""
+    truth, predicted = np.asarray(truth) == 1, np.asarray(predicted) == 1
+    tp = np.count_nonzero(truth & predicted)
+    total = np.count_nonzero(truth) + np.count_nonzero(predicted)
+    return 2.0 * tp / total if total else 0.0
+
+
+def row_losses(probability: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each row's log-loss (natural log) of a predicted probability of exiting."""
+    p = np.clip(np.asarray(probability, dtype=float), EPS, 1 - EPS)
+    y = np.asarray(truth)
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def loss_summary(losses: np.ndarray) -> dict:
+    """Mean, standard deviation and count of per-row losses (what a Welch test needs)."""
+    losses = np.asarray(losses, dtype=float)
+    return {"mean": float(losses.mean()), "sd": float(losses.std(ddof=1)) if len(losses) > 1
+            else 0.0, "rows": len(losses)}
+
+
+def _subsample(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most ``cap`` rows, in the same proportion of exits (all of them when fewer)."""
+    if len(frame) <= cap:
+        return frame
+    keep, _ = train_test_split(frame, train_size=cap, stratify=frame[TARGET],
+                               random_state=seed)
+    return keep
+
+
+def _folds(y: pd.Series, wanted: int) -> int:
+    """As many folds as asked, but never more than the rarer class has rows."""
+    return max(0, min(wanted, int(y.value_counts().min())))
+
+
+def _summary(scores: dict, name: str, folds: int) -> dict:
+    row = {"model": name, "description": CANDIDATES[name], "folds": folds}
+    for metric in SCORING:
+        values = np.asarray(scores[f"test_{metric}"], dtype=float)
+        values = -values if metric in NEGATED else values
+        row[metric] = float(values.mean())
+        row[f"{metric}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return row
+
+
+def select_model(frame: pd.DataFrame, params: Mapping, *, family: str = "auto",
+                 folds: int = 5, cap: int = 20_000, seed: int = 0) -> Selection:
+    """Compare the candidates (or only the pinned ``family``) by cross-validation and tune the
+    chosen one's threshold for F1; both on at most ``cap`` rows.
+
+    With too few exits or stays for two folds nothing can be cross-validated: the pinned (or
+    the course's) model is taken at threshold 0.5, without a table or a reference.
+    """
+    sample = _subsample(frame, cap, seed)
+    x, y = sample[list(FEATURES)], sample[TARGET]
+    names = list(CANDIDATES) if family == "auto" else [family]
+    k = _folds(y, folds)
+    if k < 2:
+        return Selection(chosen=names[0] if family != "auto" else "logistic", rows=len(sample))
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    table, fitted = [], {}
+    # One OpenMP thread: gradient boosting's threads spin and crawl on a busy machine (15x
+    # slower measured with two other processes at work); the subsample keeps it cheap.
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+        warnings.simplefilter("error", ConvergenceWarning)
+        for name in names:
+            scores = cross_validate(build_candidate(name, params), x, y, cv=splitter,
+                                    scoring=SCORING, return_estimator=True,
+                                    return_indices=True, error_score="raise")
+            table.append(_summary(scores, name, k))
+            fitted[name] = scores
+        table.sort(key=lambda row: (row["log_loss"], row["model"]))
+        chosen = table[0]["model"]
+        threshold, threshold_f1, note = _tuned_threshold(build_candidate(chosen, params), x, y,
+                                                         splitter, seed)
+    reference = _out_of_fold_losses(fitted[chosen], x, y)
+    return Selection(chosen=chosen, table=table, threshold=threshold, threshold_f1=threshold_f1,
+                     rows=len(sample), folds=k, reference=loss_summary(reference), note=note)
+
+
+def _tuned_threshold(candidate, x: pd.DataFrame, y: pd.Series, splitter, seed: int
+                     ) -> tuple[float, float | None, str]:
+    """(threshold, its cross-validated F1, note): scikit-learn's TunedThresholdClassifierCV,
+    or 0.5 when the model's probabilities do not vary (on a few dozen rows, say)."""
+    try:
+        tuned = TunedThresholdClassifierCV(candidate, scoring=make_scorer(_f1), cv=splitter,
+                                           random_state=seed).fit(x, y)
+    except ValueError as exc:  # "The provided estimator makes constant predictions"
+        return 0.5, None, f"threshold left at 0.5: {exc}"
+    return float(tuned.best_threshold_), float(tuned.best_score_), ""
+
+
+def _out_of_fold_losses(scores: dict, x: pd.DataFrame, y: pd.Series) -> np.ndarray:
+    """Each row's log-loss under the fold model that did not see it."""
+    losses = np.empty(len(y))
+    truth = y.to_numpy()
+    for estimator, test in zip(scores["estimator"], scores["indices"]["test"], strict=True):
+        losses[test] = row_losses(estimator.predict_proba(x.iloc[test])[:, 1], truth[test])
+    return losses
+
+
+def fit_selected(frame: pd.DataFrame, selection: Selection, params: Mapping):
+    """The chosen pipeline, with its tuned threshold, fitted on every row of ``frame``."""
+    model = with_threshold(build_candidate(selection.chosen, params), selection.threshold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(frame[list(FEATURES)], frame[TARGET])
+    return model
