@@ -12,26 +12,26 @@ import time
 
 import pandas as pd
 import pytest
-from sklearn.metrics import f1_score
 
 from cycle import quick
 from cycle.run import run_cycle
 from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
-from pipeline.core.deployed import current_deployment, load_deployed_model
-from pipeline.core.files import sha256_file
+from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
 from pipeline.core.schema import FEATURES
-from tests.conftest import (
+from tests.helpers import (
     CONFIG,
     PRACTICE,
     PROJECT,
+    QUIET,
     SHARED_COURSE_DATA,
+    assert_consistent,
+    cycle,
+    deployed_f1_on_test,
     needs_course_data,
     write_config,
 )
-
-QUIET = {"check_outdated_packages": False, "measure_execution_time": False}
 
 
 @pytest.fixture
@@ -41,34 +41,6 @@ def cycle_project(project):
     write_config(project, "config.json", **CONFIG, **QUIET, api_url=url)
     write_config(project, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
     return project
-
-
-def cycle(project, config="config.json", *args, check=True, timeout=300):
-    """Run fullprocess.py as cron would: from another directory, as a subprocess."""
-    proc = subprocess.run([sys.executable, str(PROJECT / "fullprocess.py"), "--config",
-                           str(project / config), *args], cwd="/", capture_output=True,
-                          text=True, timeout=timeout,
-                          env=dict(os.environ, RISK_LOG_LEVEL="WARNING"))
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
-def assert_consistent(folder):
-    """Model, score and ingestion record of the current version belong together."""
-    deployed = current_deployment(folder)
-    manifest = deployed.manifest
-    assert sha256_file(folder / "trainedmodel.pkl") == manifest["model_sha256"]
-    for name, digest in manifest["files"].items():
-        assert sha256_file(deployed.folder / name) == digest, name
-    assert float((folder / "latestscore.txt").read_text()) == manifest["f1"]
-    return deployed
-
-
-def deployed_f1_on_test(project):
-    model, _ = load_deployed_model(project / "production_deployment")
-    test = pd.read_csv(project / "testdata/testdata.csv")
-    return f1_score(test["exited"], model.predict(test[list(FEATURES)]))
 
 
 def runs(project, stage="fullprocess"):

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app import create_app
 from pipeline.core.config import load_settings
 from pipeline.data.datagen import to_csv_bytes
-from tests.conftest import CONFIG, PRACTICE, build_and_deploy, write_config
+from tests.helpers import CONFIG, PRACTICE, build_and_deploy, write_config
 
 CASES: list[tuple[str, str, int]] = []  # (method, path, status) of every request made
 MAX_EXAMPLES = 200  # per operation and generation mode

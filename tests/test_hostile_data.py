@@ -30,7 +30,7 @@ import pytest
 import ingestion
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
-from tests.test_ingestion import (
+from tests.helpers import (
     FOREIGN,
     GOOD,
     HEADER,
@@ -38,7 +38,7 @@ from tests.test_ingestion import (
     csv_bytes,
     read_outputs,
     record,
-    write_config,
+    write_ingestion_config,
 )
 
 # Every file opened or folder listed while the watch is on (audit hooks cannot be removed, so
@@ -448,7 +448,7 @@ def hostile(tmp_path: Path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.csv").write_bytes(csv_bytes(FOREIGN))
-    settings = load_settings(write_config(tmp_path))
+    settings = load_settings(write_ingestion_config(tmp_path))
     (settings.input_folder / "good.csv").write_bytes(csv_bytes(GOOD))
     return settings, outside
 
