@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +120,35 @@ def deployed_f1_on_test(project):
     model, _ = load_deployed_model(project / "production_deployment")
     test = pd.read_csv(project / "testdata/testdata.csv")
     return f1_score(test["exited"], model.predict(test[list(FEATURES)]))
+
+
+# Watching what is opened -----------------------------------------------------------------------
+
+# Every file opened or folder listed while the watch is on. Audit hooks cannot be removed, so the
+# hook is installed the first time a watch starts (never by importing this module) and records
+# only while _WATCH["on"] is set.
+_WATCH: dict = {"on": False, "seen": [], "installed": False}
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _WATCH["on"] and event in ("open", "os.scandir", "os.listdir") and args:
+        target = args[0]
+        if isinstance(target, (str, bytes, os.PathLike)):
+            _WATCH["seen"].append(os.path.realpath(os.fsdecode(target)))
+
+
+@contextmanager
+def watch_opens():
+    """The real paths of the files and folders opened inside the block."""
+    if not _WATCH["installed"]:
+        sys.addaudithook(_audit)
+        _WATCH["installed"] = True
+    _WATCH["seen"] = []
+    _WATCH["on"] = True
+    try:
+        yield _WATCH["seen"]
+    finally:
+        _WATCH["on"] = False
 
 
 # Ingestion: input files and what a run left behind ----------------------------------------------
