@@ -1,4 +1,7 @@
-"""Shared fixtures: a project laid out in a temporary folder, with small generated data."""
+"""Shared fixtures: a project laid out in a temporary folder, with small generated data.
+
+The deployed states are built once per session and copied into each test's own folder.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from pipeline.core.config import load_settings
 from pipeline.data.datagen import generate
-from tests.helpers import build_and_deploy, write_project
+from tests.helpers import build_and_deploy, copy_project, write_project
 
 
 @pytest.fixture(scope="session")
@@ -36,19 +39,36 @@ def practice_settings(project: Path):
     return load_settings(project / "config.practice.json")
 
 
+@pytest.fixture(scope="session")
+def deployed_template(tmp_path_factory, datasets) -> Path:
+    """A project whose production config is ingested, trained, scored and deployed, built once
+    per session; tests get copies (fixture deployed), never this folder."""
+    root = write_project(tmp_path_factory.mktemp("deployed-template"), datasets)
+    build_and_deploy(load_settings(root / "config.json"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def redeployed_template(tmp_path_factory, datasets) -> Path:
+    """A project after the practice then the production pipeline (version 2 deployed), built
+    once per session; tests get copies (fixture redeployed), never this folder."""
+    root = write_project(tmp_path_factory.mktemp("redeployed-template"), datasets)
+    build_and_deploy(load_settings(root / "config.practice.json"))
+    build_and_deploy(load_settings(root / "config.json"))
+    return root
+
+
 @pytest.fixture
-def deployed(settings):
+def deployed(project, deployed_template):
     """The production config of the temporary project, ingested, trained, scored and deployed."""
-    build_and_deploy(settings)
-    return settings
+    # Over the laid-out project, so that a test asking for project too gets this same folder.
+    return copy_project(deployed_template, project)
 
 
 @pytest.fixture
-def redeployed(project, practice_settings, settings):
+def redeployed(project, redeployed_template):
     """The temporary project after practice then production pipelines: version 2 deployed."""
-    build_and_deploy(practice_settings)
-    build_and_deploy(settings)
-    return settings
+    return copy_project(redeployed_template, project)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,9 +22,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from pipeline.core.config import Settings
+from pipeline.core.config import Settings, load_settings
 from pipeline.core.deployed import current_deployment, load_deployed_model
 from pipeline.core.files import sha256_file
+from pipeline.core.names import INGEST_STATE, SEEN_FILES
 from pipeline.core.schema import COLUMNS, FEATURES
 from pipeline.data.datagen import to_csv_bytes
 
@@ -64,6 +66,26 @@ def write_project(root: Path, datasets: dict[str, pd.DataFrame]) -> Path:
     write_config(root, "config.json", **CONFIG)
     write_config(root, "config.practice.json", **PRACTICE)
     return root
+
+
+def copy_project(source: Path, target: Path, config: str = "config.json") -> Settings:
+    """Copy a built project into target; the settings of its config there.
+
+    Links stay links (the deployment's ``current`` is relative), and files keep their times. The
+    states that later runs compare with the folders they configure (the ingestion state, the
+    files the cycles have seen) name the input folder by its absolute path: they are pointed at
+    the copy, so that the next ingestion appends and the next cycle finds nothing new, as in the
+    project that was built. The history and the provenance records (training, scoring,
+    deployment) keep naming the source: they only describe, and the deployed files' checksums
+    cover some of them.
+    """
+    source, target = source.resolve(), target.resolve()
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    old, new = (json.dumps(str(path) + os.sep)[:-1] for path in (source, target))
+    for name in (INGEST_STATE, SEEN_FILES):
+        for path in target.rglob(name):
+            path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    return load_settings(target / config)
 
 
 # Running the pipeline --------------------------------------------------------------------------
