@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app import create_app
 from pipeline.core.config import load_settings
 from pipeline.data.datagen import generate
 from tests.helpers import build_and_deploy, copy_project, write_project
@@ -69,6 +70,20 @@ def deployed(project, deployed_template):
 def redeployed(project, redeployed_template):
     """The temporary project after practice then production pipelines: version 2 deployed."""
     return copy_project(redeployed_template, project)
+
+
+@pytest.fixture
+def app(redeployed):
+    """The application on the temporary project's production config."""
+    application = create_app(redeployed.config_path)
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the application."""
+    return app.test_client()
 
 
 @pytest.fixture
