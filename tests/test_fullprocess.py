@@ -27,20 +27,27 @@ from tests.helpers import (
     QUIET,
     SHARED_COURSE_DATA,
     assert_consistent,
+    copy_project,
     cycle,
     deployed_f1_on_test,
     needs_course_data,
     write_config,
+    write_project,
 )
+
+
+def write_cycle_configs(root):
+    """Both configs of root, set never to reach the network or port 8000; returns root."""
+    url = f"http://127.0.0.1:{free_port()}"
+    write_config(root, "config.json", **CONFIG, **QUIET, api_url=url)
+    write_config(root, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
+    return root
 
 
 @pytest.fixture
 def cycle_project(project):
     """The temporary project, with configs that never reach the network or port 8000."""
-    url = f"http://127.0.0.1:{free_port()}"
-    write_config(project, "config.json", **CONFIG, **QUIET, api_url=url)
-    write_config(project, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
-    return project
+    return write_cycle_configs(project)
 
 
 def runs(project, stage="fullprocess"):
@@ -109,12 +116,19 @@ def test_quick_paths_resolve_as_the_config_module_does(cycle_project, monkeypatc
     assert os.path.abspath(paths["prod_deployment_path"]) == str(settings.deployment_folder)
 
 
+@pytest.fixture(scope="module")
+def production_template(tmp_path_factory, datasets):
+    """A project after a first in-process cycle with the production config, made once per
+    module; tests get copies (fixture production), never this folder."""
+    root = write_cycle_configs(write_project(tmp_path_factory.mktemp("production"), datasets))
+    run_cycle(_settings(root), call_api=False)
+    return root
+
+
 @pytest.fixture
-def production(cycle_project):
+def production(cycle_project, production_template):
     """The production config after a first in-process cycle."""
-    settings = _settings(cycle_project)
-    run_cycle(settings, call_api=False)
-    return settings
+    return copy_project(production_template, cycle_project)
 
 
 def _quick(settings):
