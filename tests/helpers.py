@@ -1,8 +1,7 @@
 """What the test modules share besides fixtures: paths, configs, builders, readers, assertions.
 
 conftest.py holds the fixtures; every other shared name lives here, so that no test module
-imports another one (importing a test module runs its module-level code and may collect its
-tests twice).
+imports another test module or conftest.py (and runs its module-level code as a side effect).
 """
 
 from __future__ import annotations
