@@ -19,8 +19,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from pipeline.api.local_server import running_server
-from tests.conftest import CONFIG, write_config
-from tests.test_hostile_data import watch_opens
+from tests.helpers import CONFIG, watch_opens, write_config
 
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.api.local_server import free_port, running_server
 from reporting import build_risk_list
-from tests.conftest import run_script
+from tests.helpers import run_script
 
 
 @pytest.mark.slow

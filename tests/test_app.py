@@ -17,19 +17,6 @@ from pipeline.core.schema import FEATURES
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
 
 
-@pytest.fixture
-def app(redeployed):
-    """The application on the temporary project's production config."""
-    application = create_app(redeployed.config_path)
-    application.config.update(TESTING=True)
-    return application
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def test_factory_reads_the_given_config(redeployed):
     app = create_app(redeployed.config_path, max_body_bytes=1234)
     assert app.config["MAX_CONTENT_LENGTH"] == 1234

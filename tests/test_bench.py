@@ -12,7 +12,7 @@ from bench.datasets import check_same_bytes, write_files
 from bench.report import write_results
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
-from tests.conftest import write_config
+from tests.helpers import write_config
 
 
 def test_generator_bytes_and_references_agree_with_ingestion(tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.core.schema import COLUMNS
-from tests.conftest import (
+from tests.helpers import (
     CONFIG,
     PRACTICE,
     SHARED_COURSE_DATA,

@@ -19,8 +19,16 @@ import pytest
 from app import create_app
 from cycle.run import run_cycle
 from pipeline.core.config import load_settings
-from tests.conftest import CONFIG, PRACTICE, PROJECT, write_config
-from tests.test_fullprocess import QUIET, assert_consistent, cycle, deployed_f1_on_test
+from tests.helpers import (
+    CONFIG,
+    PRACTICE,
+    PROJECT,
+    QUIET,
+    assert_consistent,
+    cycle,
+    deployed_f1_on_test,
+    write_config,
+)
 
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
 

@@ -13,63 +13,42 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from sklearn.metrics import f1_score
 
 from cycle import quick
 from cycle.run import run_cycle
 from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
-from pipeline.core.deployed import current_deployment, load_deployed_model
-from pipeline.core.files import sha256_file
+from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
 from pipeline.core.schema import FEATURES
-from tests.conftest import (
+from tests.helpers import (
     CONFIG,
     PRACTICE,
     PROJECT,
+    QUIET,
     SHARED_COURSE_DATA,
+    assert_consistent,
+    copy_project,
+    cycle,
+    deployed_f1_on_test,
     needs_course_data,
     write_config,
+    write_project,
 )
 
-QUIET = {"check_outdated_packages": False, "measure_execution_time": False}
+
+def write_cycle_configs(root):
+    """Both configs of root, set never to reach the network or port 8000; returns root."""
+    url = f"http://127.0.0.1:{free_port()}"
+    write_config(root, "config.json", **CONFIG, **QUIET, api_url=url)
+    write_config(root, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
+    return root
 
 
 @pytest.fixture
 def cycle_project(project):
     """The temporary project, with configs that never reach the network or port 8000."""
-    url = f"http://127.0.0.1:{free_port()}"
-    write_config(project, "config.json", **CONFIG, **QUIET, api_url=url)
-    write_config(project, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
-    return project
-
-
-def cycle(project, config="config.json", *args, check=True, timeout=300):
-    """Run fullprocess.py as cron would: from another directory, as a subprocess."""
-    proc = subprocess.run([sys.executable, str(PROJECT / "fullprocess.py"), "--config",
-                           str(project / config), *args], cwd="/", capture_output=True,
-                          text=True, timeout=timeout,
-                          env=dict(os.environ, RISK_LOG_LEVEL="WARNING"))
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
-def assert_consistent(folder):
-    """Model, score and ingestion record of the current version belong together."""
-    deployed = current_deployment(folder)
-    manifest = deployed.manifest
-    assert sha256_file(folder / "trainedmodel.pkl") == manifest["model_sha256"]
-    for name, digest in manifest["files"].items():
-        assert sha256_file(deployed.folder / name) == digest, name
-    assert float((folder / "latestscore.txt").read_text()) == manifest["f1"]
-    return deployed
-
-
-def deployed_f1_on_test(project):
-    model, _ = load_deployed_model(project / "production_deployment")
-    test = pd.read_csv(project / "testdata/testdata.csv")
-    return f1_score(test["exited"], model.predict(test[list(FEATURES)]))
+    return write_cycle_configs(project)
 
 
 def runs(project, stage="fullprocess"):
@@ -141,12 +120,19 @@ def test_quick_paths_resolve_as_the_config_module_does(cycle_project, monkeypatc
     assert os.path.abspath(paths["prod_deployment_path"]) == str(settings.deployment_folder)
 
 
+@pytest.fixture(scope="module")
+def production_template(tmp_path_factory, datasets):
+    """A project after a first in-process cycle with the production config, made once per
+    module; tests get copies (fixture production), never this folder."""
+    root = write_cycle_configs(write_project(tmp_path_factory.mktemp("production"), datasets))
+    run_cycle(_settings(root), call_api=False)
+    return root
+
+
 @pytest.fixture
-def production(cycle_project):
+def production(cycle_project, production_template):
     """The production config after a first in-process cycle."""
-    settings = _settings(cycle_project)
-    run_cycle(settings, call_api=False)
-    return settings
+    return copy_project(production_template, cycle_project)
 
 
 def _quick(settings):

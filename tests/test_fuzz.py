@@ -15,28 +15,18 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import create_app
-from pipeline.core.config import load_settings
-from pipeline.data.datagen import to_csv_bytes
-from tests.conftest import CONFIG, PRACTICE, build_and_deploy, write_config
+from tests.helpers import copy_project
 
 CASES: list[tuple[str, str, int]] = []  # (method, path, status) of every request made
 MAX_EXAMPLES = 200  # per operation and generation mode
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory, datasets):
+def api_schema(tmp_path_factory, redeployed_template):
     """The schema of an app serving version 2 of a temporary project, as schemathesis loads it."""
-    root = tmp_path_factory.mktemp("fuzz")
-    for relative, frame in datasets.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(to_csv_bytes(frame))
-    write_config(root, "config.json", **CONFIG)
-    write_config(root, "config.practice.json", **PRACTICE)
-    build_and_deploy(load_settings(root / "config.practice.json"))
-    production = load_settings(root / "config.json")
-    build_and_deploy(production)
     from reporting import build_risk_list
 
+    production = copy_project(redeployed_template, tmp_path_factory.mktemp("fuzz"))
     build_risk_list(production)
     app = create_app(production.config_path)
     return schemathesis.openapi.from_wsgi("/openapi.json", app)

@@ -18,10 +18,8 @@ import lzma
 import os
 import random
 import re
-import sys
 import zipfile
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import pytest
 import ingestion
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
-from tests.test_ingestion import (
+from tests.helpers import (
     FOREIGN,
     GOOD,
     HEADER,
@@ -38,33 +36,9 @@ from tests.test_ingestion import (
     csv_bytes,
     read_outputs,
     record,
-    write_config,
+    watch_opens,
+    write_ingestion_config,
 )
-
-# Every file opened or folder listed while the watch is on (audit hooks cannot be removed, so
-# the hook stays installed and records only while _WATCH["on"] is set).
-_WATCH: dict = {"on": False, "seen": []}
-
-
-def _audit(event: str, args: tuple) -> None:
-    if _WATCH["on"] and event in ("open", "os.scandir", "os.listdir") and args:
-        target = args[0]
-        if isinstance(target, (str, bytes, os.PathLike)):
-            _WATCH["seen"].append(os.path.realpath(os.fsdecode(target)))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def watch_opens():
-    """The real paths of the files and folders opened inside the block."""
-    _WATCH["seen"] = []
-    _WATCH["on"] = True
-    try:
-        yield _WATCH["seen"]
-    finally:
-        _WATCH["on"] = False
 
 
 @dataclass
@@ -448,7 +422,7 @@ def hostile(tmp_path: Path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.csv").write_bytes(csv_bytes(FOREIGN))
-    settings = load_settings(write_config(tmp_path))
+    settings = load_settings(write_ingestion_config(tmp_path))
     (settings.input_folder / "good.csv").write_bytes(csv_bytes(GOOD))
     return settings, outside
 

@@ -11,8 +11,7 @@ import pytest
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
 from pipeline.ingest import incremental
-from tests.conftest import write_config
-from tests.test_ingestion import csv_bytes
+from tests.helpers import csv_bytes, write_config
 
 OLD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0", "acme,10,120,50,0"]
 NEW = ["dune,4,48,9,1", "bolt,3,40,12,1", "echo,7,80,20,0", "dune,4,48,9,1", "fizz,-1,2,3,0",

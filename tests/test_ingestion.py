@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
 import json
 import os
 import re
-import sqlite3
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,118 +18,30 @@ from ingestion import main, run_ingestion
 from pipeline.core.config import Settings, load_settings
 from pipeline.core.schema import COLUMNS, FEATURES
 from pipeline.ingest import fastcsv
-
-HEADER = ",".join(COLUMNS)
-GOOD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0"]
-# Rows of a file that must never be ingested (a link target, an archive member, ...).
-FOREIGN = ["outsider,1,2,3,0", "stranger,4,5,6,1"]
-
-
-def csv_bytes(rows: list[str | bytes], header: str | None = HEADER, newline: bytes = b"\n",
-              bom: bool = False) -> bytes:
-    """The bytes of a CSV file: an optional header, then one line per row."""
-    lines = ([header] if header is not None else []) + rows
-    data = b"".join((r if isinstance(r, bytes) else r.encode("utf-8")) + newline for r in lines)
-    return (b"\xef\xbb\xbf" if bom else b"") + data
-
-
-def record(row: str) -> tuple:
-    """A CSV row of the five columns (in schema order) as comparable values."""
-    corporation, *features, exited = next(csv.reader([row]))
-    return (corporation.strip(), *(float(v) for v in features), int(exited))
-
-
-@dataclass
-class Outputs:
-    """What one ingestion run left behind."""
-
-    final_header: list[str]
-    final_text: list[list[str]]
-    rejected: list[dict]
-    ingested: list[dict]
-    history: list[dict]
-    run: dict
-
-    @property
-    def final(self) -> list[tuple]:
-        """The rows of finaldata.csv as comparable values (exited must be written as an int)."""
-        return [(r[0], *(float(v) for v in r[1:4]), int(r[4])) for r in self.final_text]
-
-    def history_of(self, name: str) -> dict:
-        """The history row of one file in this run."""
-        (row,) = [r for r in self.history if r["name"] == name]
-        return row
-
-    def rejected_of(self, name: str) -> list[dict]:
-        """The rejected.csv rows of one file."""
-        return [r for r in self.rejected if r["source_file"] == name]
-
-
-def parse_ingested(text: str) -> list[dict]:
-    """ingestedfiles.txt as specified: a name, then tab-separated key=value fields, per line."""
-    records = []
-    for line in text.splitlines():
-        name, *pairs = line.split("\t")
-        assert pairs and all("=" in pair for pair in pairs), line
-        records.append({"name": name, **dict(pair.split("=", 1) for pair in pairs)})
-    return records
-
-
-def read_outputs(settings: Settings) -> Outputs:
-    """Every output of the last ingestion run of settings."""
-    out = settings.output_folder
-    final_header, final_text = [], []
-    if (out / "finaldata.csv").exists():
-        with open(out / "finaldata.csv", newline="", encoding="utf-8") as handle:
-            final_header, *final_text = list(csv.reader(handle))
-    with open(out / "rejected.csv", newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rejected = list(reader)
-        assert reader.fieldnames == ["source_file", "line", "reason", "raw"]
-    listing = out / "ingestedfiles.txt"
-    ingested = parse_ingested(listing.read_text(encoding="utf-8")) if listing.exists() else []
-    conn = sqlite3.connect(settings.history_db)
-    try:
-        conn.row_factory = sqlite3.Row
-        run = dict(conn.execute(
-            "SELECT * FROM runs WHERE stage = 'ingestion' ORDER BY id DESC LIMIT 1").fetchone())
-        history = [dict(r) for r in conn.execute(
-            "SELECT * FROM ingested_files WHERE run_id = ? ORDER BY rowid", (run["id"],))]
-    finally:
-        conn.close()
-    return Outputs(final_header, final_text, rejected, ingested, history, run)
-
-
-def write_config(root: Path, **values: str) -> Path:
-    """A config file in root whose input folder is root/in and output folder root/out."""
-    config = {"input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
-              "output_model_path": "models", "prod_deployment_path": "deploy", **values}
-    path = root / "config.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return path
+from tests.helpers import (
+    FOREIGN,
+    GOOD,
+    HEADER,
+    Outputs,
+    assert_counts_add_up,
+    csv_bytes,
+    read_outputs,
+    record,
+    write_ingestion_config,
+)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings of a small project in tmp_path with an empty input folder (no shipped data)."""
     (tmp_path / "in").mkdir()
-    return load_settings(write_config(tmp_path))
+    return load_settings(write_ingestion_config(tmp_path))
 
 
 def ingest(settings: Settings) -> Outputs:
     """Run ingestion and read what it wrote."""
     run_ingestion(settings)
     return read_outputs(settings)
-
-
-def assert_counts_add_up(out: Outputs) -> None:
-    """For every ingested file, accepted + rejected == read, in ingestedfiles.txt and history."""
-    assert out.ingested, "no file ingested"
-    for line in out.ingested:
-        assert int(line["rows_accepted"]) + int(line["rows_rejected"]) == int(line["rows_read"])
-    for row in out.history:
-        if row["status"] == "ingested":
-            assert row["rows_accepted"] + row["rows_rejected"] == row["rows_read"], row
 
 
 def assert_file_rejected(out: Outputs, name: str, reason: str) -> None:

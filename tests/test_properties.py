@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ingestion import ingest_folder
 from pipeline.core.schema import COLUMNS
 from pipeline.ingest.records import UnusableFile, parse_csv_text, validate_records
-from tests.test_ingestion import HEADER
+from tests.helpers import HEADER
 
 PROPERTY = settings(max_examples=100, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,1 @@
+"""The test suite: pytest collects it; shared names are in tests.helpers, fixtures in conftest."""
