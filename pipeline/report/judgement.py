@@ -137,4 +137,4 @@ def page_drift(f: ReportFacts, page: Page) -> None:
          else f"{d.get('used')} (asked {d.get('test')})", number(d.get("rows")), _figures(d),
          d.get("reason") or ("drift" if d.get("drift") else "no drift")]
         for d in reversed(decisions)
-    ], [2.3, 0.9, 0.9, 5.4, 1.2])
+    ], [2.3, 0.8, 0.8, 5.0, 1.5])
