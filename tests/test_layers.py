@@ -26,6 +26,7 @@ LIBRARY_RULES = {
     "monitor": {"core", "ingest", "model"},
     "report": {"core", "model", "data"},
     "api": {"core", "ingest", "model", "data", "monitor", "report"},
+    "web": {"core", "ingest", "model", "data", "monitor", "report", "api"},
 }
 # Standard library only: these run before the cycle knows whether there is work to do.
 LIGHT = {"cycle.quick", "cycle.run", "pipeline.monitor.changes", "pipeline.ingest.inputs"}
