@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-ENTRY_POINTS = {"fullprocess", "app", "wsgi", "apicalls"}
+ENTRY_POINTS = {"fullprocess", "app", "wsgi", "apicalls", "tools"}
 STAGES = {"ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"}
 # What each library package may import of the library (besides itself), as its docstring says.
 LIBRARY_RULES = {
