@@ -68,6 +68,19 @@ def visit(browser, url: str):
     return browser
 
 
+def click(browser, element) -> None:
+    """Click something that loads a page, and wait until the new page is there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(
+        lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def table(browser) -> list[list[str]]:
     from selenium.webdriver.common.by import By
 
@@ -113,16 +126,16 @@ def test_search_and_sort_work_by_clicking(browser, server, story):
     visit(browser, server + "/clients")
     box = browser.find_element(By.ID, "q")
     box.send_keys("SW")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
     rows = table(browser)
     assert rows and all("sw" in r[1].lower() for r in rows)
     written = pd.read_csv(story.model_folder / "riskscores.csv", keep_default_na=False)
     matches = written[written["corporation"].str.lower().str.contains("sw")]
     assert [r[1] for r in rows] == matches["corporation"].head(50).tolist()
-    browser.find_element(By.LINK_TEXT, "Employees").click()
+    click(browser, browser.find_element(By.LINK_TEXT, "Employees"))
     employees = [int(r[6]) for r in table(browser)]
     assert employees == sorted(employees, reverse=True) and len(employees) == min(50, len(matches))
-    browser.find_element(By.PARTIAL_LINK_TEXT, "Employees").click()  # again: ascending
+    click(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Employees"))  # again: ascending
     assert [int(r[6]) for r in table(browser)] == \
         sorted(int(v) for v in matches["number_of_employees"])[:50]
     assert errors(browser) == []
@@ -135,7 +148,7 @@ def test_the_csv_download_matches_the_table(browser, server, downloads):
     shown = table(browser)
     for old in downloads.glob("*"):
         old.unlink()
-    browser.find_element(By.CSS_SELECTOR, "a.download").click()
+    browser.find_element(By.CSS_SELECTOR, "a.download").click()  # a download: no new page
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         files = [p for p in downloads.glob("*.csv")]
@@ -157,10 +170,10 @@ def test_signing_in_works_with_the_token_and_refuses_a_wrong_one(browser, guarde
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
     assert table(browser) == []
     browser.find_element(By.ID, "token").send_keys("wrong")
-    browser.find_element(By.CSS_SELECTOR, "form.signin button").click()
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form.signin button"))
     assert browser.find_element(By.ID, "signin-error").text == "That is not the token."
     browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "form.signin button").click()
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form.signin button"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Whom to call"
     assert browser.current_url.endswith("/clients?page=2")
     assert table(browser)[0][0] == "51"
@@ -171,7 +184,7 @@ def test_signing_in_works_with_the_token_and_refuses_a_wrong_one(browser, guarde
     assert all("status of 401" in e["message"] for e in errors(browser))
     visit(browser, guarded_server + "/")
     assert errors(browser) == []
-    browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form.signout button"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
     assert browser.get_cookies() == []
     browser.delete_all_cookies()
@@ -187,10 +200,10 @@ def test_a_hostile_name_renders_as_text(browser, server):
     for name in HOSTILE:
         assert name in names
     for name in HOSTILE[:2]:
-        browser.find_element(By.LINK_TEXT, name).click()
+        click(browser, browser.find_element(By.LINK_TEXT, name))
         assert browser.find_element(By.TAG_NAME, "h1").text == name
         with pytest.raises(NoAlertPresentException):
             browser.switch_to.alert.text  # noqa: B018 (an alert would mean the script ran)
         assert browser.find_elements(By.TAG_NAME, "script") == []
-        browser.back()
+        visit(browser, server + "/clients")
     assert errors(browser) == []
