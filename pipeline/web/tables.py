@@ -2,8 +2,12 @@
 
 ``RiskView`` holds what /clients needs at any size: every sort order (computed on first use),
 the names in lower case for search, and formatting of one page of rows. ``FinalIndex`` finds a
-client's records in finaldata.csv without scanning it. Both are kept in the API's FileCache
-(pipeline.api.state), beside the risk list that /risk serves.
+client's records in finaldata.csv. Both are kept in the API's FileCache (pipeline.api.state),
+beside the risk list that /risk serves.
+
+Names stay in pyarrow arrays and are searched there: one pass of pyarrow's compute over a
+million names takes a few milliseconds, where a Python hash index of them would cost seconds to
+build and hundreds of MiB per worker (measured with bench/pages.py).
 """
 
 from __future__ import annotations
@@ -73,8 +77,8 @@ class RiskView:
 
     def __init__(self, frame: pd.DataFrame):
         self.size = len(frame)
-        self.names = frame[ID].astype(str).to_numpy(dtype=object)
-        self.lower = pa.array([name.lower() for name in self.names], type=pa.large_string())
+        self.names = _names(frame[ID])
+        self.lower = pc.utf8_lower(self.names)
         self.rank = _numbers(frame, "rank")
         if np.isnan(self.rank).any():
             self.rank = np.arange(1, self.size + 1, dtype=float)
@@ -93,7 +97,6 @@ class RiskView:
                                  np.nan)
         self.explained = TOP_FACTOR in frame.columns
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
-        self._row_of: pd.Index | None = None
         self.histogram = np.histogram(self.probability[~np.isnan(self.probability)], bins=20,
                                       range=(0.0, 1.0))[0]
 
@@ -127,30 +130,28 @@ class RiskView:
     def select(self, query: str, key: str, descending: bool) -> np.ndarray:
         """Row positions of the clients whose name contains query (any case), in sort order."""
         order = self.order(key, descending)
-        query = query.strip().lower()
+        query = query.strip()
         if not query:
             return order
-        mask = pc.match_substring(self.lower, query).to_numpy(zero_copy_only=False)
+        lower = pc.utf8_lower(pa.scalar(query, pa.large_string())).as_py()
+        mask = pc.match_substring(self.lower, lower).to_numpy(zero_copy_only=False)
         return order[mask[order]]
 
     def row_of(self, name: str) -> int | None:
         """The position of a client in the list, or None."""
-        if self._row_of is None:
-            self._row_of = pd.Index(self.names)
-        try:
-            position = self._row_of.get_loc(name)
-        except KeyError:
-            return None
-        return position if isinstance(position, int) else None
+        found = _positions(self.names, name)
+        return int(found[0]) if len(found) else None
 
     def cells(self, rows: np.ndarray) -> list[dict]:
         """The shown text of each column for rows (the table and its CSV download)."""
         out = []
-        for i in rows:
+        rows = np.asarray(rows, dtype=np.int64)
+        names = self.names.take(pa.array(rows)).to_pylist()
+        for i, name in zip(rows, names, strict=True):
             factor = self.factor[i]
             out.append({
                 "rank": f"{self.rank[i]:.0f}",
-                "corporation": self.names[i],
+                "corporation": name,
                 "probability": "–" if math.isnan(self.probability[i])
                 else f"{self.probability[i]:.3f}",
                 "lastmonth": _plain(self.lastmonth[i], 0),
@@ -176,27 +177,31 @@ def risk_view(state: ApiState) -> RiskView:
                            lambda: RiskView(frame))
 
 
+def _names(column: pd.Series) -> pa.Array:
+    """The names as a pyarrow array (no copy for pandas' pyarrow-backed strings)."""
+    try:
+        return pa.array(column, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.large_string())
+
+
+def _positions(names: pa.Array, name: str) -> np.ndarray:
+    """The positions of name in an array of names (one pass in pyarrow's compute)."""
+    mask = pc.equal(names, pa.scalar(name, pa.large_string()))
+    return np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+
+
 class FinalIndex:
-    """finaldata.csv with a name -> rows index."""
+    """finaldata.csv with its names ready to be looked up."""
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
-        codes, self.names = pd.factorize(frame[ID], sort=False)
-        self.order = np.argsort(codes, kind="stable")
-        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(codes[codes >= 0],
-                                                                 minlength=len(self.names)))])
-        if len(self.names):
-            self.names.get_loc(self.names[0])  # builds the hash table now, not on a request
+        self.names = _names(frame[ID])
 
     def records(self, name: str) -> pd.DataFrame | None:
         """A client's records in file order, or None when it has none."""
-        try:
-            code = self.names.get_loc(name)
-        except KeyError:
-            return None
-        if not isinstance(code, int):
-            return None
-        return self.frame.iloc[self.order[self.bounds[code]:self.bounds[code + 1]]]
+        found = _positions(self.names, name)
+        return self.frame.iloc[found] if len(found) else None
 
 
 def final_index(state: ApiState) -> FinalIndex:
