@@ -153,6 +153,35 @@ def test_data_drift_is_grouped_by_feature_and_judged_by_the_monitors_rules():
     assert found["number_of_employees"].figures == [("wasserstein", 3.0)]
 
 
+def test_rows_set_aside_and_diagnostics_are_shown_with_their_reasons(own_story):
+    from ingestion import run_ingestion
+
+    (own_story.input_folder / "late.csv").write_text(
+        "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+        "<b>bad</b>,-3,10,5,0\nfine,1,2,3,0\nworse,x,10,5,7\n", encoding="utf-8")
+    (own_story.input_folder / "empty.csv").write_text("", encoding="utf-8")
+    run_ingestion(own_story)
+    (own_story.model_folder / "diagnostics.json").write_text(json.dumps({
+        "measured_at": "2030-01-02T03:04:05+00:00", "model_version": 2,
+        "execution_time": {"ingestion": 0.5, "training": 1.25, "scoring": 0.75},
+        "missing_data": {"corporation": 0.0, "exited": 0.125},
+        "outdated_packages": [{"name": "numpy", "pinned": "2.4.6", "installed": "2.4.6",
+                               "latest": "2.5.5"}]}), encoding="utf-8")
+    html = page(create_app(own_story.config_path).test_client(), "/")
+    text = unescape(html)
+    assert "2 rows and 1 whole files set aside" in text
+    for expected in ("late.csv", "empty.csv", "lastmonth_activity is negative", "1.25",
+                     "12.50%", "2030-01-02 03:04 UTC", "outdated", "2.5.5"):
+        assert expected in text, expected
+    assert "&lt;b&gt;bad&lt;/b&gt;" in html and "<b>bad</b>" not in html
+
+
+def test_the_clients_page_tells_the_story_too(client):
+    html = unescape(page(client, "/clients"))
+    assert "Version 2 is deployed" in re.sub(r"<[^>]+>", "", html)
+    assert "score drift: deployed version 2" in html and ">drift</span>" in html
+
+
 # Whom to call --------------------------------------------------------------------------------
 
 def test_clients_are_listed_as_riskscores_ranks_them_fifty_a_page(client, story):
@@ -375,6 +404,15 @@ def test_signing_in_sets_a_strict_httponly_cookie_that_is_not_the_token(guarded)
     out = guarded.post("/signout")
     assert out.status_code == 303 and f"{SESSION_COOKIE}=;" in out.headers["Set-Cookie"]
     assert guarded.get("/clients").status_code == 401
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure(guarded):
+    plain = guarded.post("/signin", data={"token": TOKEN})
+    assert "Secure" not in plain.headers["Set-Cookie"]  # http://127.0.0.1:8000 must still work
+    proxied = guarded.post("/signin", data={"token": TOKEN},
+                           headers={"X-Forwarded-Proto": "https"})
+    assert "; Secure" in proxied.headers["Set-Cookie"]
+    guarded.delete_cookie(SESSION_COOKIE)
 
 
 def test_the_bearer_token_opens_the_pages_too(guarded):

@@ -130,6 +130,12 @@ def guard():
     return _signin_page()
 
 
+def _https() -> bool:
+    """Whether the browser reached us over HTTPS: directly, or through the reverse proxy that
+    terminates TLS in front of the loopback server (README: The API)."""
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 @web.post("/signin")
 def signin():
     """Check the token typed into the form; on success set the session cookie and go back."""
@@ -140,7 +146,7 @@ def signin():
     if token_ok(request.form.get("token"), token):
         response = redirect(target, 303)
         response.set_cookie(SESSION_COOKIE, new_session(token), max_age=SESSION_SECONDS,
-                            path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+                            path="/", httponly=True, samesite="Strict", secure=_https())
         return response
     if bearer_ok(request.headers.get("Authorization"), token):
         return redirect(target, 303)
@@ -154,7 +160,7 @@ def signout():
     """Forget the session cookie."""
     response = redirect("/", 303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict",
-                           secure=request.is_secure)
+                           secure=_https())
     return response
 
 
