@@ -24,7 +24,7 @@ from pipeline.api.routes import risk_frame
 from pipeline.api.state import ApiState
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import FINAL_DATA, SAMPLE_FILE, VERSIONS
+from pipeline.core.names import FINAL_DATA, RISK_SCORES, SAMPLE_FILE, VERSIONS
 from pipeline.core.schema import FEATURES, ID
 from pipeline.data.final import read_final_data
 from pipeline.report.explain import TOP_CONTRIBUTION, TOP_FACTOR, read_reference
@@ -171,10 +171,9 @@ def _plain(value: float, digits: int) -> str:
 
 def risk_view(state: ApiState) -> RiskView:
     """The RiskView of the written risk list (FileNotFoundError when there is none)."""
-    frame = risk_frame()
-    path = state.settings.model_folder
-    return state.cache.get("web.risk", state.cache.stamp(path / "riskscores.csv"),
-                           lambda: RiskView(frame))
+    stamp = state.cache.stamp(state.settings.model_folder / RISK_SCORES)
+    # Stamped before reading: a file replaced meanwhile is read again on the next request.
+    return state.cache.get("web.risk", stamp, lambda: RiskView(risk_frame()))
 
 
 def _names(column: pd.Series) -> pa.Array:
