@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: run test venv dev lint cycles serve stop cron uncron pipeline practice production data clean bench
+.PHONY: run test venv dev browser lint cycles serve stop cron uncron pipeline practice production data clean bench screenshots
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ $(DEV): $(STAMP) requirements-dev.txt
 
 venv: $(STAMP)
 dev: $(DEV)
+
+## browser: Debian's chromium and chromium-driver for the browser tests and screenshots, installed
+## (as root, with apt-get) when missing; without them those tests are skipped and say why
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (Debian packages) for the browser tests"; \
+		apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "chromium and chromium-driver are missing and this user cannot apt-get them:" \
+		"the browser tests will be skipped"; fi
 
 ## run: install, run the monitoring cycle on the shipped data (practice, then production),
 ## then leave the API serving on 127.0.0.1:8000
@@ -37,7 +49,8 @@ serve: venv
 		--access-logfile logs/access.log --error-logfile logs/api.log wsgi:app
 	@$(PY) -c "import sys, time; from pipeline.api.local_server import answers; \
 		ok = any(answers('http://127.0.0.1:8000') or time.sleep(0.2) for _ in range(100)); \
-		print('API serving on http://127.0.0.1:8000 (logs/api.log; make stop to stop it)' if ok \
+		print('API serving on http://127.0.0.1:8000, dashboard on http://127.0.0.1:8000/ ' \
+		'(logs/api.log; make stop to stop it)' if ok \
 		else 'the API did not start: see logs/api.log'); sys.exit(0 if ok else 1)"
 
 stop:
@@ -71,8 +84,8 @@ production: venv
 
 pipeline: practice production
 
-## test: install with the test tools, lint, then the whole suite
-test: dev
+## test: install with the test tools (and the browser), lint, then the whole suite
+test: dev browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -89,6 +102,10 @@ bench: dev
 		{ apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } || \
 		echo "wrk is not installed: the API benchmark falls back to a slower Python client"
 	$(PY) -m bench.run
+
+## screenshots: the README's pictures of each page (docs/screenshots/), from the shipped story
+screenshots: dev browser
+	$(PY) -m tools.screenshots
 
 ## clean: remove every generated output (models, deployments, history, logs)
 clean:

@@ -1,7 +1,9 @@
-"""The HTTP API: predictions, scores, summary statistics, diagnostics, the risk list, health.
+"""The HTTP API (predictions, scores, summary statistics, diagnostics, the risk list, health)
+and the pages people open in a browser (the state of the system, whom to call, one client).
 
-``create_app()`` builds the Flask application; ``wsgi.py`` serves it with gunicorn. The routes
-are the blueprint of pipeline.api.routes; every answer is JSON, errors included. The deployed
+``create_app()`` builds the Flask application; ``wsgi.py`` serves it with gunicorn. The API's
+routes are the blueprint of pipeline.api.routes (every answer JSON, errors included); the pages
+are the blueprint of pipeline.web.routes (HTML, errors included). The deployed
 model is loaded once per worker, verified against its manifest, and replaced without a restart
 when a new version is deployed (pipeline.api.state).
 """
@@ -16,6 +18,7 @@ from flask import Flask
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
 from pipeline.core.config import load_settings
+from pipeline.web.routes import web
 
 
 def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
@@ -27,4 +30,5 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app.json.sort_keys = False
     init_state(app, settings)
     app.register_blueprint(api)
+    app.register_blueprint(web)
     return app

@@ -21,10 +21,11 @@ from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import CONFUSION_MATRIX, FINAL_DATA, REPORT, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
-from pipeline.core.schema import ID
+from pipeline.core.schema import FEATURES, ID
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model
+from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.pdf import new_figure
@@ -68,12 +69,25 @@ def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
 
 
 def build_risk_list(settings: Settings) -> pd.DataFrame:
-    """Write riskscores.csv: corporation, probability, rank of every current client, riskiest first.
+    """Write riskscores.csv: every current client, riskiest first, with its explanation.
 
-    A current client is one whose latest record in finaldata.csv has not exited.
+    Columns: corporation, probability, rank, the three features of the client's latest record,
+    then top_factor, top_contribution and contribution_<feature> (pipeline.report.explain). A
+    current client is one whose latest record in finaldata.csv has not exited.
     """
-    ranked, version = score_clients(settings)
-    frame = ranked[[ID, "probability", "rank"]]
+    model, deployed = load_deployed_model(settings.deployment_folder)
+    ranked = rank_clients(model, read_final_data(settings.output_folder / FINAL_DATA))
+    version = deployed.version
+    try:
+        reference = read_reference(deployed.folder)
+    except (OSError, ValueError) as exc:
+        # Versions deployed before training samples existed: the current clients' medians.
+        logger.warning("no usable training sample in version %d (%s): explaining against the "
+                       "medians of the current clients", version, exc)
+        reference = {f: float(ranked[f].median()) if len(ranked) else 0.0 for f in FEATURES}
+    explained = explain_clients(model, ranked[list(FEATURES)], reference)
+    frame = pd.concat([ranked[[ID, "probability", "rank", *FEATURES]],
+                       explained[list(EXPLANATION_COLUMNS)]], axis=1)
     path = settings.model_folder / RISK_SCORES
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")

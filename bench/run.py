@@ -43,7 +43,7 @@ CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata
           "api_url": "http://127.0.0.1:9"}
 SHIPPED = ("practicedata", "sourcedata", "testdata")
 # The other sections of RESULTS.md, run after the performance one (python -m <name> runs one).
-SECTIONS: tuple[str, ...] = ("bench.quality",)
+SECTIONS: tuple[str, ...] = ("bench.quality", "bench.pages")
 
 
 def log(message: str) -> None:

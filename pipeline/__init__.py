@@ -8,14 +8,17 @@ before it, as its own docstring says, and never one after it):
   the deployment layout. Standard library only.
 - ``ingest``: reading and validating input files, the CSV fast path, row hashes, the row index,
   merging files and the incremental append.
-- ``model``: building and evaluating the model.
+- ``model``: the candidate models, choosing one by cross-validation, evaluating it.
 - ``data``: the ingested table described (summary statistics, missing values); the seeded
   generator of the shipped data.
 - ``monitor``: what changed in the input folder, the drift tests, and the cycle's decisions as
   pure functions.
-- ``report``: the risk list, the PDF report's pages and layout.
-- ``api``: the HTTP API's blueprint, its per-worker state, request bodies, fast prediction, the
-  OpenAPI document, a local server for tools, and the client that calls every endpoint.
+- ``report``: the risk list and what raises each client's risk, the PDF report's pages and
+  layout.
+- ``api``: the HTTP API's blueprint, its per-worker state and credentials, request bodies, fast
+  prediction, the OpenAPI document, a local server for tools, and the client that calls every
+  endpoint.
+- ``web``: the pages people open in a browser, on the API's state and caches.
 
 tests/test_layers.py checks these rules on every module, lazy imports included.
 """

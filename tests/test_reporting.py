@@ -55,7 +55,9 @@ def test_confusion_matrix_is_a_png_of_the_deployed_models_counts(deployed):
 def test_risk_list_ranks_every_client_once_highest_risk_first(deployed):
     frame = build_risk_list(deployed)
     final = pd.read_csv(deployed.output_folder / "finaldata.csv", keep_default_na=False)
-    assert list(frame.columns) == ["corporation", "probability", "rank"]
+    assert list(frame.columns) == ["corporation", "probability", "rank", *FEATURES,
+                                   "top_factor", "top_contribution",
+                                   *(f"contribution_{f}" for f in FEATURES)]
     assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
     assert frame["probability"].is_monotonic_decreasing
     assert frame["probability"].between(0, 1).all()

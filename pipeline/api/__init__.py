@@ -2,5 +2,6 @@
 caches), request bodies, the fast prediction path, the OpenAPI document, a loopback server for
 tools that need one for a while, and the client that calls every endpoint.
 
-May import every other package of ``pipeline`` and Flask; app.py only builds the application.
+May import every other package of ``pipeline`` but ``pipeline.web`` (which builds on it), and
+Flask; app.py only builds the application.
 """

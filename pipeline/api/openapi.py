@@ -152,9 +152,29 @@ def openapi_document() -> dict:
                         "clients": {"type": "array", "items": {
                             "type": "object",
                             "required": ["corporation", "probability", "rank"],
-                            "properties": {"corporation": {"type": "string"},
-                                           "probability": _FRACTION,
-                                           "rank": {"type": "integer", "minimum": 1}}}}}}),
+                            "properties": {
+                                "corporation": {"type": "string"},
+                                "probability": _FRACTION,
+                                "rank": {"type": "integer", "minimum": 1},
+                                **{name: {"type": "number", "minimum": 0,
+                                          "description": "the client's latest record"}
+                                   for name in FEATURES},
+                                "top_factor": {
+                                    "type": "string", "enum": ["", *FEATURES],
+                                    "description": "the feature that raises this client's "
+                                                   "risk most: the one whose actual value, "
+                                                   "against the median of the training "
+                                                   "sample, adds most to the model's logit; "
+                                                   "empty when none raises it"},
+                                "top_contribution": {
+                                    "type": "number", "minimum": 0,
+                                    "description": "what top_factor adds to the logit "
+                                                   "(log-odds); exp() of it multiplies the "
+                                                   "odds of leaving"},
+                                **{f"contribution_{name}": {
+                                    "type": "number",
+                                    "description": f"what {name} adds to the logit"}
+                                   for name in FEATURES}}}}}}),
                 "400": _error("top is not a whole number from 1 to 10000"),
                 **_COMMON_ERRORS}}},
         "/health": {"get": {

@@ -6,19 +6,19 @@ The routes read the application's state through ``api_state()`` only (pipeline.a
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from pipeline.api.auth import SESSION_COOKIE, bearer_ok, session_ok
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest, frame_from_csv_text, frame_from_json
 from pipeline.api.state import api_state
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import FINAL_DATA
+from pipeline.core.names import FINAL_DATA, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
@@ -54,17 +54,26 @@ def unexpected_error(exc: Exception):
 
 @api.before_app_request
 def authenticate():
-    """With a token configured, every route but /health needs ``Authorization: Bearer``."""
+    """With a token configured, every route but /health needs ``Authorization: Bearer``.
+
+    A signed-in browser's session cookie (pipeline.api.auth) also opens the read-only methods,
+    so the pages can link to /openapi.json and people can open /risk or /scoring; POST
+    /prediction always needs the bearer token. Routes of other blueprints (the pages) check
+    the same credentials themselves and answer with a sign-in page.
+    """
     token = api_state().token
     if token is None or request.path == "/health":
         return None
-    sent = request.headers.get("Authorization", "")
-    if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(),
-                                                               token.encode())):
-        response = _json_error(401, "missing or wrong bearer token")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
-        return response
-    return None
+    if request.blueprint is not None and request.blueprint != api.name:
+        return None
+    if bearer_ok(request.headers.get("Authorization"), token):
+        return None
+    if request.method in ("GET", "HEAD") and session_ok(request.cookies.get(SESSION_COOKIE),
+                                                        token):
+        return None
+    response = _json_error(401, "missing or wrong bearer token")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
+    return response
 
 
 def _deployed_model():
@@ -189,6 +198,19 @@ def diagnostics():
                    if deployed else None)
 
 
+def risk_frame():
+    """The whole written risk list (riskscores.csv), read once per version of the file.
+
+    Shared by /risk and the pages (pipeline.web); raises FileNotFoundError when there is none.
+    """
+    state = api_state()
+    path = state.settings.model_folder / RISK_SCORES
+    stamp = state.cache.stamp(path)
+    if stamp[0][1] is None:
+        raise FileNotFoundError(f"no risk list at {path}")
+    return state.cache.get("risk", stamp, lambda: read_risk_list(state.settings.model_folder))
+
+
 @api.get("/risk")
 def risk():
     """The ``top`` current clients most likely to leave, from riskscores.csv."""
@@ -196,7 +218,7 @@ def risk():
     if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
         abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
     try:
-        frame = read_risk_list(api_state().settings.model_folder, int(top))
+        frame = risk_frame().head(int(top))
     except FileNotFoundError:
         abort(503, description="no risk list yet: run reporting.py")
     return jsonify(clients=frame.to_dict(orient="records"), count=len(frame))

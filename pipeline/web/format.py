@@ -1,0 +1,113 @@
+"""How the pages write numbers, times and names (Jinja filters)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+FEATURE_LABELS = {
+    "lastmonth_activity": "last month's activity",
+    "lastyear_activity": "last year's activity",
+    "number_of_employees": "employees",
+}
+# Names of recorded figures people read more easily another way; any other name is shown with
+# its underscores as spaces, so a figure nobody planned for still shows.
+FIGURE_LABELS = {
+    "new_score": "F1 on the new data", "new_f1": "F1 on the new data",
+    "deployed_score": "deployed model's F1", "deployed_f1": "deployed model's F1",
+    "threshold": "threshold", "history": "past scores used", "new_rows": "new rows",
+    "new_exits": "exits among them", "p_value": "p-value", "pvalue": "p-value",
+    "ks": "KS statistic", "ks_statistic": "KS statistic", "ks_pvalue": "KS p-value",
+    "psi": "PSI", "effect_size": "effect size",
+}
+
+
+def feature_label(name: str) -> str:
+    """A feature's name as people say it."""
+    return FEATURE_LABELS.get(name, name.replace("_", " "))
+
+
+def figure_label(name: str) -> str:
+    """A recorded figure's name as people read it."""
+    return FIGURE_LABELS.get(name, name.replace("_", " ").replace(".", ": "))
+
+
+def figure(value) -> str:
+    """Any recorded value, short: numbers to four significant digits, booleans as yes/no."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == int(value) and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(figure(v) for v in value[:8])
+        return shown + (", …" if len(value) > 8 else "")
+    return str(value)
+
+
+def number(value, digits: int = 0) -> str:
+    """A number with thousands separators ("–" when missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def score(value) -> str:
+    """A score between 0 and 1, to three decimals."""
+    return "–" if value is None else f"{float(value):.3f}"
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO-8601 time as recorded, or None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def when(text: str | None) -> str:
+    """A recorded UTC time, to the minute."""
+    moment = parse_time(text)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "–"
+
+
+def ago(text: str | None, now: datetime | None = None) -> str:
+    """How long ago a recorded time was, roughly."""
+    moment = parse_time(text)
+    if moment is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def exp(value: float) -> float:
+    """e to the power of value (an odds factor from a log-odds contribution)."""
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
+
+
+def odds(value: float) -> str:
+    """An odds factor: two decimals when small, whole with separators when large."""
+    if math.isnan(value):
+        return ""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+FILTERS = {"exp": exp, "odds": odds, "feature": feature_label, "figure_label": figure_label,
+           "figure": figure, "number": number, "score": score, "when": when, "ago": ago}
