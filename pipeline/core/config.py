@@ -180,9 +180,27 @@ class Settings:
         return self.config_path.name
 
     @property
+    def input_key(self) -> str:
+        """The input folder as the config names it, for records of what was seen in it.
+
+        A relative path stays relative to the config's folder (normalised), so a project moved
+        or restored elsewhere keeps its records; an absolute one is the folder's absolute path.
+        cycle.quick keeps a standard-library copy of this rule (quick_paths).
+        """
+        return folder_key(self.raw.get("input_folder_path"), self.input_folder)
+
+    @property
     def data_folders(self) -> tuple[Path, ...]:
         """Folders the API may read CSV files from."""
         return (self.input_folder, self.test_data, self.output_folder)
+
+
+def folder_key(configured: str | None, resolved: Path) -> str:
+    """A configured folder's key: its relative path, normalised ("./in/" -> "in"), or, for an
+    absolute path (or one starting with ~), the resolved folder."""
+    if not isinstance(configured, str) or os.path.isabs(os.path.expanduser(configured)):
+        return os.path.normpath(resolved)
+    return Path(os.path.normpath(configured)).as_posix()
 
 
 def _resolve(root: Path, value: str) -> Path:

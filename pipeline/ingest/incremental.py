@@ -74,7 +74,7 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
 
 
 def _save(settings: Settings, state: dict) -> None:
-    state["input_folder"] = str(settings.input_folder)
+    state["input_folder"] = settings.input_key
     atomic_write_text(settings.output_folder / INGEST_STATE, json.dumps(state, indent=1) + "\n")
 
 
@@ -82,7 +82,10 @@ def _load(settings: Settings) -> dict | None:
     out = settings.output_folder
     try:
         state = json.loads((out / INGEST_STATE).read_text(encoding="utf-8"))
-        if state["input_folder"] != str(settings.input_folder) or not state["integral"]:
+        # The folder's key (relative to the config), or its absolute path as older releases
+        # recorded it: taken over, since the state is saved with the key after this run.
+        if state["input_folder"] not in (settings.input_key, str(settings.input_folder)) \
+                or not state["integral"]:
             return None
         if os.stat(out / FINAL_DATA).st_size != state["finaldata_size"]:
             return None
