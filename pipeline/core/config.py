@@ -29,6 +29,7 @@ REQUIRED_KEYS = (
     "prod_deployment_path",
 )
 DRIFT_TESTS = ("raw", "parametric", "nonparametric")
+TIMINGS = ("history", "rerun")  # where diagnostics takes the stage timings from
 DEFAULT_MODEL = {"C": 1.0, "max_iter": 1000, "class_weight": None, "random_state": 0}
 TOKEN_ENV = "RISK_API_TOKEN"
 
@@ -73,6 +74,15 @@ def _choice(*choices: str) -> Callable:
             raise _Bad(f"must be one of {', '.join(choices)}")
         return value
     return check
+
+
+def _timing(value):
+    """A source of stage timings, or false; true is what it meant before there was a choice."""
+    if value is True:
+        return "rerun"
+    if value is False or (isinstance(value, str) and value in TIMINGS):
+        return value
+    raise _Bad('must be "history", "rerun" or false (true, as older configs say, means "rerun")')
 
 
 def _url(value):
@@ -143,7 +153,8 @@ OPTIONS: dict[str, Option] = {
     "keep_versions": Option(20, _whole(1), "deployed versions kept"),
     "max_body_bytes": Option(32 * 1024 * 1024, _whole(1), "request body limit of the API"),
     "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
-    "measure_execution_time": Option(True, _flag, "let diagnostics time the stage scripts"),
+    "measure_execution_time": Option("history", _timing, "where diagnostics takes the stage "
+                                     "timings from: the last real runs, or a re-run"),
 }
 
 
@@ -171,7 +182,7 @@ class Settings:
     keep_versions: int = 20
     max_body_bytes: int = 32 * 1024 * 1024
     check_outdated_packages: bool = True
-    measure_execution_time: bool = True
+    measure_execution_time: str | bool = "history"  # "history", "rerun" or False
     raw: dict = field(default_factory=dict)  # the file's keys (with overrides), for copies of it
 
     @property
