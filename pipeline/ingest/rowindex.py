@@ -1,8 +1,11 @@
-"""The row index of finaldata.csv: a 128-bit hash of every row, for appending without re-reading.
+"""The row index of finaldata.csv: a 128-bit hash of every row and where the row is, for appending
+without re-reading.
 
 One file of sorted runs ("segments"): a segment of n rows is n first hashes in ascending order,
-then the n second hashes in the same order. A lookup binary-searches each segment through a
-memory map, so it touches a few pages per query whatever the history's size. Appending adds a
+then the n second hashes in the same order, then the n byte offsets of those rows in
+finaldata.csv. A lookup binary-searches each segment through a memory map, so it touches a few
+pages per query whatever the history's size; the offsets let the caller compare a row that hashes
+alike with the row it may repeat, value by value (a hash never decides alone). Appending adds a
 segment; small trailing segments are merged as they pile up (each row is merged a logarithmic
 number of times), so the count of segments stays logarithmic in the rows.
 """
@@ -16,44 +19,51 @@ import numpy as np
 
 from pipeline.core.files import atomic_open
 
-ITEM = 8  # bytes of one hash
+ITEM = 8  # bytes of one hash or offset
+FIELDS = 3  # h1, h2, offset
+VERSION = 2  # 1: hashes only (no offsets); such an index is rebuilt
 
 
 def segment_bytes(segments: list[int]) -> int:
     """The size of an index file holding segments of these row counts."""
-    return sum(segments) * 2 * ITEM
+    return sum(segments) * FIELDS * ITEM
 
 
-def _write_sorted(handle, h1: np.ndarray, h2: np.ndarray,
+def _write_sorted(handle, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
                   order: np.ndarray | None = None) -> None:
-    """Write h1 in ascending order, then h2 in the same order.
+    """Write h1 in ascending order, then h2 and offsets in the same order.
 
-    ``order``, when given, lists the positions of the pairs to write, in ascending h1.
+    ``order``, when given, lists the positions of the rows to write, in ascending h1.
     """
     if order is None:
         order = np.argsort(h1)  # ties (h1 collisions) in any order: lookups scan each tie
-    handle.write(memoryview(h1[order].astype("<u8", copy=False)))
-    handle.write(memoryview(h2[order].astype("<u8", copy=False)))
+    for values in (h1, h2, offsets):
+        handle.write(memoryview(values[order].astype("<u8", copy=False)))
 
 
-def write_index(path: Path, h1: np.ndarray, h2: np.ndarray,
+def write_index(path: Path, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
                 order: np.ndarray | None = None) -> list[int]:
     """Write a fresh index of one segment (atomically); returns the segment list.
 
-    ``order``, when given, lists the positions of the pairs to write, in ascending h1 (an
+    ``order``, when given, lists the positions of the rows to write, in ascending h1 (an
     argsort of h1, or a part of one).
     """
     with atomic_open(path, "wb") as handle:
-        _write_sorted(handle, h1, h2, order)
+        _write_sorted(handle, h1, h2, offsets, order)
     rows = len(h1) if order is None else len(order)
     return [rows] if rows else []
 
 
-def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-    """True for each (h1, h2) pair already in the index."""
-    found = np.zeros(len(h1), dtype=bool)
+def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Every index entry whose two hashes equal a query's: (query positions, row offsets).
+
+    A query may have several entries (a row repeated before the index knew it, or a collision);
+    each is a candidate to compare value by value.
+    """
+    queries_hit, offsets_hit = [], []
     if not len(h1) or not segments:
-        return found
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # Queries in ascending order walk each segment from front to back: neighbouring lookups
     # share the pages they read, so a lookup faults in few pages of the mapping.
     order = np.argsort(h1)
@@ -61,26 +71,42 @@ def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) ->
     mapped = np.memmap(path, dtype="<u8", mode="r")
     start = 0
     for count in segments:
-        first, second = mapped[start:start + count], mapped[start + count:start + 2 * count]
-        start += 2 * count
+        first = mapped[start:start + count]
+        second = mapped[start + count:start + 2 * count]
+        where = mapped[start + 2 * count:start + 3 * count]
+        start += 3 * count
         lo = np.searchsorted(first, queries, side="left")
-        hits = np.flatnonzero(first[np.minimum(lo, count - 1)] == queries)  # rows seen before
-        same = second[lo[hits]] == h2[order[hits]]
-        found[order[hits[same]]] = True
-        for i in hits[~same]:  # a collision of first hashes: look at the others equal to it
-            j = int(lo[i]) + 1
-            while j < count and first[j] == queries[i]:
+        hits = np.flatnonzero(first[np.minimum(lo, count - 1)] == queries)  # first hash seen
+        if not len(hits):
+            continue
+        hi = np.searchsorted(first, queries[hits], side="right")
+        single = hi - lo[hits] == 1
+        one = hits[single]
+        same = second[lo[one]] == h2[order[one]]
+        queries_hit.append(order[one[same]])
+        offsets_hit.append(np.asarray(where[lo[one[same]]], dtype=np.int64))
+        for i, end in zip(hits[~single], hi[~single], strict=True):  # a run of equal h1
+            for j in range(int(lo[i]), int(end)):
                 if second[j] == h2[order[i]]:
-                    found[order[i]] = True
-                    break
-                j += 1
+                    queries_hit.append(np.array([order[i]]))
+                    offsets_hit.append(np.array([where[j]], dtype=np.int64))
     del mapped
+    if not queries_hit:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.concatenate(queries_hit).astype(np.int64, copy=False),
+            np.concatenate(offsets_hit))
+
+
+def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    """True for each (h1, h2) pair the index holds (a candidate, not yet a duplicate)."""
+    found = np.zeros(len(h1), dtype=bool)
+    found[candidates(path, segments, h1, h2)[0]] = True
     return found
 
 
-def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray
-                   ) -> list[int]:
-    """Add the pairs as a new segment, merging trailing segments of similar size.
+def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray,
+                   offsets: np.ndarray) -> list[int]:
+    """Add the rows as a new segment, merging trailing segments of similar size.
 
     Writes in place (the caller records the new segment list only once this returns, and a
     size that does not match the recorded list sends the next run to a rebuild).
@@ -97,17 +123,17 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
     if merge_from < len(segments):
         mapped = np.memmap(path, dtype="<u8", mode="r")
         start = offset // ITEM
-        parts1, parts2 = [h1], [h2]
+        parts: tuple[list, list, list] = ([h1], [h2], [offsets])
         for count in segments[merge_from:]:
-            parts1.append(np.array(mapped[start:start + count]))
-            parts2.append(np.array(mapped[start + count:start + 2 * count]))
-            start += 2 * count
+            for field, part in enumerate(parts):
+                part.append(np.array(mapped[start + field * count:start + (field + 1) * count]))
+            start += FIELDS * count
         del mapped
-        h1, h2 = np.concatenate(parts1), np.concatenate(parts2)
+        h1, h2, offsets = (np.concatenate(part) for part in parts)
     with open(path, "r+b") as handle:
         handle.truncate(offset)
         handle.seek(offset)
-        _write_sorted(handle, h1, h2)
+        _write_sorted(handle, h1, h2, np.asarray(offsets, dtype=np.uint64))
         handle.flush()
         os.fsync(handle.fileno())
     return [*segments[:merge_from], len(h1)]
