@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.core.cli import base_parser, setup_logging
@@ -87,16 +87,15 @@ def run_ingestion(settings: Settings) -> IngestResult:
         if result is None:
             order = incremental.forget(settings)  # the files in the order they came
             result = ingest_folder(settings.input_folder, order)
-            # The row index is written alongside, once the rows' offsets are known.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                index = []
-
-                def write_index(offsets):
-                    index.append(pool.submit(incremental.write_row_index, settings, result,
-                                             offsets))
-
-                write_outputs(result, settings.output_folder, on_offsets=write_index)
-                segments = index[0].result() if index else None
+            offsets: Future = Future()  # where finaldata.csv's rows begin, once written
+            with ThreadPoolExecutor(max_workers=1) as pool:  # the row index alongside the data
+                index = pool.submit(incremental.write_row_index, settings, result, offsets)
+                try:
+                    write_outputs(result, settings.output_folder, on_offsets=offsets.set_result)
+                finally:
+                    if not offsets.done():
+                        offsets.set_result(None)  # no data written: no index
+                segments = index.result()
             incremental.remember(settings, result, segments)
         record_history(history, run.id, result)
         run.status, run.summary = "ok" if result.rows_kept else "no-data", summarize(result)

@@ -84,11 +84,13 @@ def history_files(rows: int, files: int = FILES) -> list[Path]:
     return ensure_files(DATA / f"history-{rows}-{files}", rows, files, seed=rows % 997)
 
 
-def new_file(rows: int = NEW_ROWS) -> Path:
-    """One new extract, sorting after every history file."""
+def new_file(rows: int = NEW_ROWS, first: bool = False) -> Path:
+    """One new extract, named to sort after every history file (zz-new0000.csv), or before them
+    all (new0000.csv, before part0000.csv): the same rows either way."""
     from bench.datasets import ensure_files
 
-    (path,) = ensure_files(DATA / f"new-{rows}", rows, 1, seed=4242, prefix="zz-new")
+    prefix = "new" if first else "zz-new"
+    (path,) = ensure_files(DATA / f"new-{rows}-{prefix}", rows, 1, seed=4242, prefix=prefix)
     return path
 
 
@@ -235,6 +237,8 @@ def target_full_ingestion() -> dict:
 
 
 def _incremental(history: int, with_baseline: bool) -> dict:
+    """One new file appended to a history: named to sort last ("ours") and first
+    ("ours_first"), each from the same snapshot; the baseline re-reads every file."""
     from bench.baseline import baseline_ingest
     from ingestion import run_ingestion
 
@@ -245,16 +249,20 @@ def _incremental(history: int, with_baseline: bool) -> dict:
     run_ingestion(settings)
     snapshot = root / "snapshot"
     shutil.copytree(root / "ingesteddata", snapshot)
-    link_files([new_file()], root / "sourcedata")
+    news = {"ours": new_file(), "ours_first": new_file(first=True), "baseline": new_file()}
     modes = []
 
     def restore(name):
-        if name == "ours":
+        for path in set(news.values()):
+            (root / "sourcedata" / path.name).unlink(missing_ok=True)
+        link_files([news[name]], root / "sourcedata")
+        if name != "baseline":
             shutil.rmtree(root / "ingesteddata")
             shutil.copytree(snapshot, root / "ingesteddata")
             os.sync()  # as after any earlier cycle: the history is on disk, not dirty in memory
 
-    tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode)}
+    tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode),
+             "ours_first": lambda: modes.append(run_ingestion(settings).mode)}
     if with_baseline:
         tasks["baseline"] = lambda: baseline_ingest(root / "sourcedata", root / "reference")
     times = median_times(tasks, RUNS, before=restore)
@@ -263,12 +271,16 @@ def _incremental(history: int, with_baseline: bool) -> dict:
 
 
 def target_incremental() -> dict:
-    """2. One new file on HISTORY rows (against the baseline) and on BIG_HISTORY rows."""
+    """2. One new file on HISTORY rows (against the baseline) and on BIG_HISTORY rows, named to
+    sort after the history's files and before them."""
     small = _incremental(HISTORY, with_baseline=True)
     log("incremental: the larger history")
     big = _incremental(BIG_HISTORY, with_baseline=False)
     return {"ours": small["ours"], "baseline": small["baseline"], "ours_big": big["ours"],
-            "speedup": small["baseline"] / small["ours"], "growth": big["ours"] / small["ours"]}
+            "speedup": small["baseline"] / small["ours"], "growth": big["ours"] / small["ours"],
+            "ours_first": small["ours_first"], "ours_big_first": big["ours_first"],
+            "speedup_first": small["baseline"] / small["ours_first"],
+            "growth_first": big["ours_first"] / small["ours_first"]}
 
 
 def shipped_project() -> Path:

@@ -31,6 +31,7 @@ import io
 import json
 import logging
 import os
+from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
@@ -78,15 +79,29 @@ def _file_record(result) -> dict:
     return record
 
 
-def write_row_index(settings: Settings, result, offsets: np.ndarray) -> list[int] | None:
-    """Write the row index of a rebuild's finaldata.csv, given where each of its rows begins;
-    its segments (None: no data, no index)."""
+def write_row_index(settings: Settings, result, offsets: Future) -> list[int] | None:
+    """Write the row index of a rebuild's finaldata.csv; its segments (None: no data, or the
+    data was not written).
+
+    The hashes are written at once; ``offsets`` (where each row of finaldata.csv begins) is
+    waited for only then, so the index is written while finaldata.csv is.
+    """
     if result.data.empty or result.hashes is None:
         return None
-    h1, h2, picks = result.hashes
-    # h1[picks] ascending already: written in that order, each pick with its row's offset.
-    return rowindex.write_index(settings.output_folder / ROW_INDEX, h1[picks], h2[picks],
-                                offsets[result.hash_rows])
+    h1, h2, picks = result.hashes  # picks: the kept rows' positions in ascending h1
+    with contextlib.suppress(_NotWritten), \
+            atomic_open(settings.output_folder / ROW_INDEX, "wb") as handle:
+        rowindex.write_fields(handle, picks, h1, h2)
+        starts = offsets.result()
+        if starts is None:
+            raise _NotWritten  # the index file is not published
+        rowindex.write_fields(handle, None, starts[result.hash_rows])
+        return [len(picks)]
+    return None
+
+
+class _NotWritten(Exception):
+    """finaldata.csv was not written: no index for it."""
 
 
 def remember(settings: Settings, result, segments: list[int] | None) -> None:

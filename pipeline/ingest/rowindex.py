@@ -29,16 +29,12 @@ def segment_bytes(segments: list[int]) -> int:
     return sum(segments) * FIELDS * ITEM
 
 
-def _write_sorted(handle, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
-                  order: np.ndarray | None = None) -> None:
-    """Write h1 in ascending order, then h2 and offsets in the same order.
-
-    ``order``, when given, lists the positions of the rows to write, in ascending h1.
-    """
-    if order is None:
-        order = np.argsort(h1)  # ties (h1 collisions) in any order: lookups scan each tie
-    for values in (h1, h2, offsets):
-        handle.write(memoryview(values[order].astype("<u8", copy=False)))
+def write_fields(handle, order: np.ndarray | None, *fields: np.ndarray) -> None:
+    """Write each field's values in ``order`` (the positions of the rows, in ascending h1; None:
+    as they are), one field after the other: h1, then h2, then the offsets make a segment."""
+    for values in fields:
+        values = values if order is None else values[order]
+        handle.write(memoryview(values.astype("<u8", copy=False)))
 
 
 def write_index(path: Path, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
@@ -46,12 +42,13 @@ def write_index(path: Path, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
     """Write a fresh index of one segment (atomically); returns the segment list.
 
     ``order``, when given, lists the positions of the rows to write, in ascending h1 (an
-    argsort of h1, or a part of one).
+    argsort of h1, or a part of one); by default h1 is sorted here (ties, h1 collisions, in any
+    order: lookups scan each tie).
     """
+    order = np.argsort(h1) if order is None else order
     with atomic_open(path, "wb") as handle:
-        _write_sorted(handle, h1, h2, offsets, order)
-    rows = len(h1) if order is None else len(order)
-    return [rows] if rows else []
+        write_fields(handle, order, h1, h2, offsets)
+    return [len(order)] if len(order) else []
 
 
 def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray
@@ -133,7 +130,7 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
     with open(path, "r+b") as handle:
         handle.truncate(offset)
         handle.seek(offset)
-        _write_sorted(handle, h1, h2, np.asarray(offsets, dtype=np.uint64))
+        write_fields(handle, np.argsort(h1), h1, h2, np.asarray(offsets, dtype=np.uint64))
         handle.flush()
         os.fsync(handle.fileno())
     return [*segments[:merge_from], len(h1)]
