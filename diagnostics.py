@@ -44,7 +44,7 @@ from pipeline.core.packages import (
 )
 from pipeline.core.processes import dies_with_this_process
 from pipeline.core.schema import FEATURES
-from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.data.final import FinalData, missing_fractions, read_final_data, summarize_columns
 from pipeline.ingest.records import read_labelled_data
 
 logger = logging.getLogger(__name__)
@@ -298,27 +298,28 @@ def _predictions_summary(settings: Settings) -> dict:
 
 
 def run_diagnostics(settings: Settings, measure_time: bool | str = True,
-                    check_packages: bool = True, fetch: Fetcher | None = None) -> dict:
+                    check_packages: bool = True, fetch: Fetcher | None = None,
+                    data: FinalData | None = None) -> dict:
     """Run every diagnostic, record the figures in the history and write diagnostics.json.
 
     ``measure_time``: where the stage timings come from (stage_timings): True or "rerun" runs
-    the scripts again, "history" reads the real runs' times, False leaves them out.
+    the scripts again, "history" reads the real runs' times, False leaves them out. ``data``:
+    finaldata.csv read once for the stages that describe it (the cycle's report uses it next).
     """
     history = History(settings.history_db)
     with history.run("diagnostics", settings.name) as run:
-        frame = read_final_data(settings.output_folder / FINAL_DATA)
+        data = data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
         results = {
             "measured_at": utc_now(),
             "config": str(settings.config_path),
             "predictions": _predictions_summary(settings),
-            "summary": summarize_columns(frame),
-            "missing_data": missing_fractions(frame),
+            "summary": data.summary,
+            "missing_data": data.missing,
             "execution_time": stage_timings(settings, measure_time),
             "execution_time_source": "rerun" if measure_time is True else measure_time or None,
             "outdated_packages": outdated_packages_list(settings, fetch=fetch)
             if check_packages else None,
         }
-        del frame
         results["model_version"] = results["predictions"].get("model_version")
         record_diagnostics(history, run.id, results)
         atomic_write_text(settings.model_folder / DIAGNOSTICS_FILE,

@@ -19,10 +19,9 @@ from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.history import History
 from pipeline.core.names import FINAL_DATA, REJECTED
-from pipeline.ingest import batchread, incremental, rowhash
+from pipeline.ingest import batchread, incremental
 from pipeline.ingest.inputs import in_ingestion_order, printable, scan_input_folder
 from pipeline.ingest.merge import IngestResult, merge_with_hashes, summarize, write_outputs
-from pipeline.ingest.records import FileResult, load_input_file, parse_loaded_file, refuse_file
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +32,7 @@ def ingest_folder(folder: Path, order: Sequence[str] = ()) -> IngestResult:
     The files are merged in ingestion order: the names of ``order`` first, in that order, then
     the others by name (pipeline.ingest.inputs.in_ingestion_order).
     """
-    def parse(item: tuple[FileResult, bytes]) -> FileResult:
-        result = parse_loaded_file(*item)
-        if result.frame is not None:  # hashed here, in parallel, for the merge
-            result.hashes = rowhash.row_hashes(result.frame)
-        return result
-
-    def load(entry) -> tuple[FileResult, bytes | None]:
-        if entry.refused:
-            return refuse_file(entry.path, entry.refused), None
-        return load_input_file(entry.path)
-
-    # pyarrow, numpy and hashlib release the GIL: two threads work at once on two cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        loaded = list(pool.map(load, in_ingestion_order(scan_input_folder(folder), order)))
-        results = [result for result, _ in loaded]
-        rest = batchread.read_plain_files(loaded, pool)
-        parsed = pool.map(parse, [loaded[position] for position in rest])
-        for position, result in zip(rest, parsed, strict=True):
-            results[position] = result
-    del loaded  # the files' bytes
+    results = batchread.read_entries(in_ingestion_order(scan_input_folder(folder), order))
     data, hashes, rows = merge_with_hashes(results)
     for result in results:
         if result.reason:

@@ -22,12 +22,12 @@ from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import CONFUSION_MATRIX, FINAL_DATA, REPORT, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import ID
-from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model
 from pipeline.report.pages import PAGE_TITLES, ReportFacts, draw_confusion, render_pages
 from pipeline.report.pdf import new_figure
-from pipeline.report.risk import rank_clients, read_risk_list
+from pipeline.report.risk import rank_latest, read_risk_list
 
 __all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
            "read_risk_list", "score_clients"]
@@ -58,20 +58,35 @@ def plot_confusion_matrix(settings: Settings) -> Path:
     return path
 
 
-def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
+def _final_data(settings: Settings, data: FinalData | None) -> FinalData:
+    return data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
+
+
+def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
+    """The current clients ranked by the deployed model: once per model and data."""
+    sha = deployed.manifest.get("model_sha256") or str(id(model))
+    if sha not in data.scored:
+        data.scored[sha] = rank_latest(model, data.latest)
+    return data.scored[sha]
+
+
+def score_clients(settings: Settings, data: FinalData | None = None
+                  ) -> tuple[pd.DataFrame, int]:
     """Every current client of finaldata.csv (its last record) with the deployed model's
-    probability, ranked (rank 1 = highest risk); and the model version."""
+    probability, ranked (rank 1 = highest risk); and the model version.
+
+    ``data``: finaldata.csv already read (and perhaps ranked) by a stage before this one.
+    """
     model, deployed = load_deployed_model(settings.deployment_folder)
-    frame = read_final_data(settings.output_folder / FINAL_DATA)
-    return rank_clients(model, frame), deployed.version
+    return _ranked(_final_data(settings, data), model, deployed), deployed.version
 
 
-def build_risk_list(settings: Settings) -> pd.DataFrame:
+def build_risk_list(settings: Settings, data: FinalData | None = None) -> pd.DataFrame:
     """Write riskscores.csv: corporation, probability, rank of every current client, riskiest first.
 
     A current client is one whose latest record in finaldata.csv has not exited.
     """
-    ranked, version = score_clients(settings)
+    ranked, version = score_clients(settings, data)
     frame = ranked[[ID, "probability", "rank"]]
     path = settings.model_folder / RISK_SCORES
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
@@ -80,8 +95,9 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def gather_facts(settings: Settings) -> ReportFacts:
-    """Read the deployment, data, history and diagnostics the report is made of."""
+def gather_facts(settings: Settings, data: FinalData | None = None) -> ReportFacts:
+    """Read the deployment, data, history and diagnostics the report is made of (``data``:
+    finaldata.csv already read, and what a stage before derived from it)."""
     facts = ReportFacts(settings, History(settings.history_db), utc_now())
     model = None
     try:
@@ -90,12 +106,12 @@ def gather_facts(settings: Settings) -> ReportFacts:
         facts.evaluation = _evaluate(model, facts.deployed, settings)
     except (ModelIntegrityError, OSError, ValueError) as exc:
         facts.model_error = str(exc)
+    data = _final_data(settings, data)
     try:
-        frame = read_final_data(settings.output_folder / FINAL_DATA)
-        facts.records, facts.distinct = len(frame), frame[ID].nunique()
-        facts.summary, facts.missing = summarize_columns(frame), missing_fractions(frame)
+        facts.records, facts.distinct = len(data.frame), int(data.latest[ID].count())
+        facts.summary, facts.missing = data.summary, data.missing
         if model is not None:
-            facts.clients = rank_clients(model, frame)
+            facts.clients = _ranked(data, model, facts.deployed)
     except (OSError, ValueError) as exc:
         facts.data_error = str(exc)
     facts.diagnostics = latest_diagnostics(settings.model_folder)
@@ -110,11 +126,14 @@ class Report:
     pages: dict[str, list[str]]
 
 
-def build_report(settings: Settings) -> Report:
-    """Write report.pdf: model, scores, history, data, operations, ingestion and top clients."""
+def build_report(settings: Settings, data: FinalData | None = None) -> Report:
+    """Write report.pdf: model, scores, history, data, operations, ingestion and top clients.
+
+    ``data``: finaldata.csv already read, and what a stage before derived from it.
+    """
     from matplotlib.backends.backend_pdf import PdfPages
 
-    facts = gather_facts(settings)
+    facts = gather_facts(settings, data)
     pages = render_pages(facts)
     path = settings.model_folder / REPORT
     version = facts.deployed.version if facts.deployed else "none"

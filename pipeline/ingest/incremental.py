@@ -40,10 +40,9 @@ from pipeline.core.config import Settings
 from pipeline.core.files import atomic_open, atomic_write_text
 from pipeline.core.names import FINAL_DATA, INGEST_STATE, INGESTED_FILES, REJECTED, ROW_INDEX
 from pipeline.core.schema import COLUMNS, FEATURES, ID
-from pipeline.ingest import fastcsv, rowhash, rowindex
+from pipeline.ingest import batchread, fastcsv, rowhash, rowindex
 from pipeline.ingest.inputs import compare_folder, scan_input_folder
 from pipeline.ingest.merge import REJECT_COLUMNS, IngestResult, ingested_line, tagged_rows
-from pipeline.ingest.records import read_input_file, refuse_file
 
 logger = logging.getLogger("ingestion")
 
@@ -156,6 +155,8 @@ def new_files(settings: Settings, state: dict) -> list | None:
 def _integral(frame: pd.DataFrame) -> pd.DataFrame | None:
     """frame (changed in place) with the features as int64, or None when one is not whole."""
     for col in FEATURES:
+        if frame[col].dtype == np.int64:
+            continue
         values = frame[col].to_numpy(dtype=float)
         if len(values) and not (np.all(np.mod(values, 1) == 0) and values.max() < 2**53):
             return None
@@ -215,18 +216,21 @@ def ingest_new_files(settings: Settings):
     if added is None:
         return None
     out = settings.output_folder
-    results = [refuse_file(e.path, e.refused) if e.refused
-               else read_input_file(e.path) for e in added]
+    results = batchread.read_entries(added)  # the plain files in bulk, as a rebuild reads them
     batch = tagged_rows(results)
+    order = None
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:
-        found = rowhash.find_duplicates(batch)  # within the new files, checked value by value
+        hashes = [r.hashes for r in results if r.frame is not None]
+        found = rowhash.find_duplicates(batch, hashes=(  # within the new files, value by value
+            np.concatenate([h[0] for h in hashes]), np.concatenate([h[1] for h in hashes])))
         drop = found.duplicated.copy()
-        fresh = np.flatnonzero(~drop)
+        fresh = found.kept_in_order()  # the other rows, in ascending h1: one sort for all
         # Rows whose hashes the index holds: each compared with the row at the recorded offset.
         asked, offsets = rowindex.candidates(out / ROW_INDEX, state["segments"],
-                                             found.h1[fresh], found.h2[fresh])
+                                             found.h1[fresh], found.h2[fresh],
+                                             order=np.arange(len(fresh)))
         if len(asked):
             rows = fresh[asked]
             drop[rows[same_as_written(out / FINAL_DATA, offsets, batch, rows)]] = True
@@ -236,9 +240,12 @@ def ingest_new_files(settings: Settings):
         if keep is None:
             return None  # the rebuild writes such a column as floats, every row of it
         h1, h2 = found.h1[~drop], found.h2[~drop]
+        # The kept rows in ascending h1, numbered as in keep: the index's order, sorted once.
+        order = (np.cumsum(~drop) - 1)[found.order[~drop[found.order]]]
 
     size, starts = _append_rows(out / FINAL_DATA, state["finaldata_size"], keep)
-    segments = rowindex.append_segment(out / ROW_INDEX, state["segments"], h1, h2, starts)
+    segments = rowindex.append_segment(out / ROW_INDEX, state["segments"], h1, h2, starts,
+                                       order=order)
     new_rejects = [row for r in results for row in r.rejects]
     with atomic_open(out / REJECTED, "wb") as handle:
         handle.write((out / REJECTED).read_bytes() + _rejected_rows(new_rejects))

@@ -86,6 +86,20 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     return merged, owners
 
 
+def distinct_rows(files: list[FileResult]) -> pd.DataFrame:
+    """The accepted rows of the files, exact duplicates among them dropped (first kept), as
+    ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes."""
+    found = _accepted_rows(files)
+    if found is None:
+        return pd.DataFrame()
+    merged = found[0]
+    known = [r.hashes for r in files if r.frame is not None]
+    hashes = None if any(h is None for h in known) else (
+        np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
+    duplicated = rowhash.find_duplicates(merged, tuple(merged.columns), hashes).duplicated
+    return merged.loc[~duplicated].reset_index(drop=True)
+
+
 def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
     """The accepted rows of every file in order, with _file, the file's position; or None."""
     found = _accepted_rows(files)

@@ -51,19 +51,20 @@ def write_index(path: Path, h1: np.ndarray, h2: np.ndarray, offsets: np.ndarray,
     return [len(order)] if len(order) else []
 
 
-def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray,
+               order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every index entry whose two hashes equal a query's: (query positions, row offsets).
 
     A query may have several entries (a row repeated before the index knew it, or a collision);
-    each is a candidate to compare value by value.
+    each is a candidate to compare value by value. ``order``: an argsort of h1, when the caller
+    has one.
     """
     queries_hit, offsets_hit = [], []
     if not len(h1) or not segments:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # Queries in ascending order walk each segment from front to back: neighbouring lookups
     # share the pages they read, so a lookup faults in few pages of the mapping.
-    order = np.argsort(h1)
+    order = np.argsort(h1) if order is None else order
     queries = h1[order]
     mapped = np.memmap(path, dtype="<u8", mode="r")
     start = 0
@@ -102,14 +103,17 @@ def contains(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray) ->
 
 
 def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray,
-                   offsets: np.ndarray) -> list[int]:
+                   offsets: np.ndarray, order: np.ndarray | None = None) -> list[int]:
     """Add the rows as a new segment, merging trailing segments of similar size.
 
     Writes in place (the caller records the new segment list only once this returns, and a
-    size that does not match the recorded list sends the next run to a rebuild).
+    size that does not match the recorded list sends the next run to a rebuild). ``order``: an
+    argsort of h1, when the caller has one.
     """
     if not len(h1):
         return list(segments)
+    order = np.argsort(h1) if order is None else order
+    h1, h2, offsets = h1[order], h2[order], np.asarray(offsets, dtype=np.uint64)[order]
     segments = list(segments)
     merge_from = len(segments)
     size = len(h1)
@@ -127,10 +131,13 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
             start += FIELDS * count
         del mapped
         h1, h2, offsets = (np.concatenate(part) for part in parts)
+        # Sorted runs one after the other: a stable sort (timsort) merges them in linear time.
+        order = np.argsort(h1, kind="stable")
+        h1, h2, offsets = h1[order], h2[order], offsets[order]
     with open(path, "r+b") as handle:
         handle.truncate(offset)
         handle.seek(offset)
-        write_fields(handle, np.argsort(h1), h1, h2, np.asarray(offsets, dtype=np.uint64))
+        write_fields(handle, None, h1, h2, offsets)
         handle.flush()
         os.fsync(handle.fileno())
     return [*segments[:merge_from], len(h1)]
