@@ -298,17 +298,16 @@ def _predictions_summary(settings: Settings) -> dict:
 
 
 def run_diagnostics(settings: Settings, measure_time: bool | str = True,
-                    check_packages: bool = True, fetch: Fetcher | None = None,
-                    data: FinalData | None = None) -> dict:
+                    check_packages: bool = True, fetch: Fetcher | None = None) -> dict:
     """Run every diagnostic, record the figures in the history and write diagnostics.json.
 
     ``measure_time``: where the stage timings come from (stage_timings): True or "rerun" runs
-    the scripts again, "history" reads the real runs' times, False leaves them out. ``data``:
-    finaldata.csv read once for the stages that describe it (the cycle's report uses it next).
+    the scripts again, "history" reads the real runs' times, False leaves them out.
+    finaldata.csv is read here, or shared with the stages after this one (shared_final_data).
     """
     history = History(settings.history_db)
     with history.run("diagnostics", settings.name) as run:
-        data = data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
+        data = FinalData.of(settings.output_folder / FINAL_DATA)
         results = {
             "measured_at": utc_now(),
             "config": str(settings.config_path),

@@ -58,8 +58,9 @@ def plot_confusion_matrix(settings: Settings) -> Path:
     return path
 
 
-def _final_data(settings: Settings, data: FinalData | None) -> FinalData:
-    return data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
+def _final_data(settings: Settings) -> FinalData:
+    """finaldata.csv: read here, or shared with the stages before this one (shared_final_data)."""
+    return FinalData.of(settings.output_folder / FINAL_DATA)
 
 
 def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
@@ -70,23 +71,19 @@ def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
     return data.scored[sha]
 
 
-def score_clients(settings: Settings, data: FinalData | None = None
-                  ) -> tuple[pd.DataFrame, int]:
+def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
     """Every current client of finaldata.csv (its last record) with the deployed model's
-    probability, ranked (rank 1 = highest risk); and the model version.
-
-    ``data``: finaldata.csv already read (and perhaps ranked) by a stage before this one.
-    """
+    probability, ranked (rank 1 = highest risk); and the model version."""
     model, deployed = load_deployed_model(settings.deployment_folder)
-    return _ranked(_final_data(settings, data), model, deployed), deployed.version
+    return _ranked(_final_data(settings), model, deployed), deployed.version
 
 
-def build_risk_list(settings: Settings, data: FinalData | None = None) -> pd.DataFrame:
+def build_risk_list(settings: Settings) -> pd.DataFrame:
     """Write riskscores.csv: corporation, probability, rank of every current client, riskiest first.
 
     A current client is one whose latest record in finaldata.csv has not exited.
     """
-    ranked, version = score_clients(settings, data)
+    ranked, version = score_clients(settings)
     frame = ranked[[ID, "probability", "rank"]]
     path = settings.model_folder / RISK_SCORES
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
@@ -95,9 +92,8 @@ def build_risk_list(settings: Settings, data: FinalData | None = None) -> pd.Dat
     return frame
 
 
-def gather_facts(settings: Settings, data: FinalData | None = None) -> ReportFacts:
-    """Read the deployment, data, history and diagnostics the report is made of (``data``:
-    finaldata.csv already read, and what a stage before derived from it)."""
+def gather_facts(settings: Settings) -> ReportFacts:
+    """Read the deployment, data, history and diagnostics the report is made of."""
     facts = ReportFacts(settings, History(settings.history_db), utc_now())
     model = None
     try:
@@ -106,7 +102,7 @@ def gather_facts(settings: Settings, data: FinalData | None = None) -> ReportFac
         facts.evaluation = _evaluate(model, facts.deployed, settings)
     except (ModelIntegrityError, OSError, ValueError) as exc:
         facts.model_error = str(exc)
-    data = _final_data(settings, data)
+    data = _final_data(settings)
     try:
         facts.records, facts.distinct = len(data.frame), int(data.latest[ID].count())
         facts.summary, facts.missing = data.summary, data.missing
@@ -126,14 +122,11 @@ class Report:
     pages: dict[str, list[str]]
 
 
-def build_report(settings: Settings, data: FinalData | None = None) -> Report:
-    """Write report.pdf: model, scores, history, data, operations, ingestion and top clients.
-
-    ``data``: finaldata.csv already read, and what a stage before derived from it.
-    """
+def build_report(settings: Settings) -> Report:
+    """Write report.pdf: model, scores, history, data, operations, ingestion and top clients."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    facts = gather_facts(settings, data)
+    facts = gather_facts(settings)
     pages = render_pages(facts)
     path = settings.model_folder / REPORT
     version = facts.deployed.version if facts.deployed else "none"

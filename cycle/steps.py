@@ -24,9 +24,9 @@ from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
 from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import FINAL_DATA, OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
+from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
-from pipeline.data.final import FinalData
+from pipeline.data.final import shared_final_data
 from pipeline.ingest.merge import distinct_rows, summarize
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model
@@ -106,15 +106,15 @@ def _run_steps(steps: list, deployed: Deployed, problems: list[str]) -> None:
 def _refresh_reports(settings: Settings, deployed: Deployed, problems: list[str]) -> None:
     """Diagnostics, confusion matrix, risk list and report, reading finaldata.csv once: its
     rows, statistics and ranking are shared (and freed when this returns)."""
-    data = FinalData(settings.output_folder / FINAL_DATA)
-    _run_steps([
-        ("diagnostics", lambda: diagnostics.run_diagnostics(
-            settings, measure_time=settings.measure_execution_time,
-            check_packages=settings.check_outdated_packages, data=data)),
-        ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
-        ("risk list", lambda: reporting.build_risk_list(settings, data)),
-        ("report", lambda: reporting.build_report(settings, data)),
-    ], deployed, problems)
+    with shared_final_data():
+        _run_steps([
+            ("diagnostics", lambda: diagnostics.run_diagnostics(
+                settings, measure_time=settings.measure_execution_time,
+                check_packages=settings.check_outdated_packages)),
+            ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
+            ("risk list", lambda: reporting.build_risk_list(settings)),
+            ("report", lambda: reporting.build_report(settings)),
+        ], deployed, problems)
 
 
 def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
@@ -174,9 +174,11 @@ def first_deployment(settings: Settings, *, call_api: bool) -> str:
 
 
 def new_rows(result, names: set[str]) -> pd.DataFrame:
-    """The accepted rows of the named files, exact duplicates among them dropped (found through
-    the row hashes ingestion computed: no second hashing of every value)."""
-    return distinct_rows([r for r in result.files if r.name in names])
+    """The accepted rows of the named files, exact duplicates among them dropped: found through
+    the row hashes ingestion computed, or taken from an append of exactly these files."""
+    files = [r for r in result.files if r.name in names]
+    same = result.mode == "append" and len(files) == len(result.files)
+    return distinct_rows(files, result.repeated if same else None)
 
 
 def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed, *,

@@ -1,12 +1,17 @@
 """The ingested table (finaldata.csv): reading it, and describing it column by column.
 
-``FinalData`` reads the file once and computes what is derived from it once, for the stages that
-describe the same data one after the other (diagnostics, the risk list, the report).
+``FinalData`` reads the file once and computes what is derived from it once. Within a
+``shared_final_data()`` block, ``FinalData.of(path)`` gives the same one to every stage that
+describes the same data one after the other (the cycle's diagnostics, risk list and report).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +31,11 @@ def read_final_data(path: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={ID: pa.string()}, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=True))
+    try:  # blocks of 16 MiB: a few per core, each column in few chunks to convert
+        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                               convert_options=pacsv.ConvertOptions(
+                                   column_types={ID: pa.large_string()}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True))
     except pa.ArrowInvalid:
         return pd.read_csv(path, dtype={ID: str}, keep_default_na=False, na_values=[""])
     if table.num_rows == 0:  # the column types of pandas' empty frame
@@ -85,16 +91,47 @@ def latest_records(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(subset=ID, keep="last")
 
 
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_final_data",
+                                                                      default=None)
+
+
+@contextmanager
+def shared_final_data() -> Iterator[None]:
+    """Within the block, FinalData.of gives one FinalData per unchanged file (read once,
+    described once); they are freed when the block ends."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 class FinalData:
     """finaldata.csv read once, and what is derived from it computed once (on first use).
 
-    For the stages that describe the same data in one refresh; ``scored`` keeps results that
-    depend on a model as well, by the model's checksum (the risk list's ranking).
+    ``scored`` keeps results that depend on a model as well, by the model's checksum (the risk
+    list's ranking).
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.scored: dict[str, pd.DataFrame] = {}
+
+    @classmethod
+    def of(cls, path: Path) -> FinalData:
+        """The FinalData of path: shared within a shared_final_data() block while the file is
+        unchanged (same size, time and inode), else a new one."""
+        shared = _SHARED.get()
+        if shared is None:
+            return cls(path)
+        try:
+            stat = os.stat(path)
+            key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        except OSError:
+            return cls(path)  # it says why when read
+        if key not in shared:
+            shared[key] = cls(path)
+        return shared[key]
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:

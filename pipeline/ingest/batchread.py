@@ -58,6 +58,8 @@ def read_entries(entries: list[InputFile]) -> list[FileResult]:
         parsed = pool.map(parse, [loaded[position] for position in rest])
         for position, result in zip(rest, parsed, strict=True):
             results[position] = result
+    del loaded  # the files' bytes
+    pa.default_memory_pool().release_unused()  # and pyarrow's parse: back to the system now
     return results
 
 

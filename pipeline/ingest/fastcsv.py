@@ -198,25 +198,36 @@ def _csv_bytes(table: pa.Table, header: bool) -> pa.Buffer:
     return sink.getvalue()
 
 
-def line_starts(parts: Sequence, skip: int = 0, chunk: int = 1 << 25) -> np.ndarray:
+def line_starts(parts: Sequence, skip: int = 0, lines: int | None = None,
+                chunk: int = 1 << 25) -> np.ndarray:
     """Where each line of parts (buffers written one after the other) begins, the first ``skip``
     lines left out: positions from the start of the first part (int64).
 
     Every line must end with a newline (as the CSV writers write them); a record of
-    finaldata.csv is one line, a quoted name holding no line break. Scanned in chunks, so the
-    memory needed stays small whatever the size.
+    finaldata.csv is one line, a quoted name holding no line break. Scanned in chunks into one
+    array (of ``lines`` entries, when the count is known), so little memory is needed beyond it.
     """
-    ends = []
-    base = 0
+    found: list[np.ndarray] = []
+    starts = np.empty(lines + 1, dtype=np.int64) if lines is not None else None
+    filled, base = 1, 0
     for part in parts:
         data = np.frombuffer(part, dtype=np.uint8)
         for begin in range(0, len(data), chunk):
-            found = np.flatnonzero(data[begin:begin + chunk] == 10)
-            ends.append(found + (base + begin + 1))
+            ends = np.flatnonzero(data[begin:begin + chunk] == 10)
+            ends += base + begin + 1  # where the next line begins
+            if starts is not None and filled + len(ends) <= len(starts):
+                starts[filled:filled + len(ends)] = ends
+            else:
+                if starts is not None:  # more lines than said: collect them instead
+                    found.append(starts[1:filled].copy())
+                    starts = None
+                found.append(ends)
+            filled += len(ends)
         base += len(data)
-    ends = np.concatenate(ends) if ends else np.zeros(0, np.int64)
-    starts = np.concatenate(([0], ends[:-1])).astype(np.int64)
-    return starts[skip:]
+    starts = starts[:filled] if starts is not None \
+        else np.concatenate([np.zeros(1, np.int64), *found])
+    starts[0] = 0
+    return starts[skip:-1] if len(starts) > skip else starts[:0]
 
 
 def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> np.ndarray:
@@ -230,15 +241,19 @@ def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> np.ndarray:
     """
     parts = _csv_parts(frame, header)
     skip = 1 if header else 0
+    lines = len(frame) + skip
     if sum(len(part) for part in parts) < (1 << 22):
         for part in parts:
             handle.write(part)
-        return line_starts(parts, skip)
+        return line_starts(parts, skip, lines)
     with ThreadPoolExecutor(max_workers=1) as pool:  # scanning and writing release the GIL
-        starts = pool.submit(line_starts, parts, skip)
+        starts = pool.submit(line_starts, parts, skip, lines)
         for part in parts:
             handle.write(part)
-        return starts.result()
+        found = starts.result()
+    del parts
+    pa.default_memory_pool().release_unused()  # the bytes written: back to the system now
+    return found
 
 
 def _csv_parts(frame: pd.DataFrame, header: bool) -> list:

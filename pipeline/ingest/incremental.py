@@ -185,7 +185,8 @@ def _append_rows(path, size: int, rows: pd.DataFrame) -> tuple[int, np.ndarray]:
         except BaseException:
             handle.truncate(size)
             raise
-        return handle.tell(), starts + size
+        starts += size  # from the start of the file
+        return handle.tell(), starts
 
 
 def same_as_written(path, offsets: np.ndarray, frame: pd.DataFrame, rows: np.ndarray
@@ -218,21 +219,20 @@ def ingest_new_files(settings: Settings):
     out = settings.output_folder
     results = batchread.read_entries(added)  # the plain files in bulk, as a rebuild reads them
     batch = tagged_rows(results)
-    order = None
+    order = repeated = None
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:
         hashes = [r.hashes for r in results if r.frame is not None]
         found = rowhash.find_duplicates(batch, hashes=(  # within the new files, value by value
             np.concatenate([h[0] for h in hashes]), np.concatenate([h[1] for h in hashes])))
-        drop = found.duplicated.copy()
-        fresh = found.kept_in_order()  # the other rows, in ascending h1: one sort for all
-        # Rows whose hashes the index holds: each compared with the row at the recorded offset.
-        asked, offsets = rowindex.candidates(out / ROW_INDEX, state["segments"],
-                                             found.h1[fresh], found.h2[fresh],
-                                             order=np.arange(len(fresh)))
-        if len(asked):
-            rows = fresh[asked]
+        repeated = found.duplicated
+        drop = repeated.copy()
+        # Rows whose hashes the index holds (the others looked up in ascending h1: one sort for
+        # all): each compared with the row at the recorded offset.
+        rows, offsets = rowindex.candidates(out / ROW_INDEX, state["segments"], found.h1,
+                                            found.h2, order=found.kept_in_order())
+        if len(rows):
             drop[rows[same_as_written(out / FINAL_DATA, offsets, batch, rows)]] = True
         for i, count in batch.loc[drop, "_file"].value_counts().items():
             results[int(i)].duplicates_dropped = int(count)
@@ -242,6 +242,7 @@ def ingest_new_files(settings: Settings):
         h1, h2 = found.h1[~drop], found.h2[~drop]
         # The kept rows in ascending h1, numbered as in keep: the index's order, sorted once.
         order = (np.cumsum(~drop) - 1)[found.order[~drop[found.order]]]
+        del found
 
     size, starts = _append_rows(out / FINAL_DATA, state["finaldata_size"], keep)
     segments = rowindex.append_segment(out / ROW_INDEX, state["segments"], h1, h2, starts,
@@ -259,4 +260,5 @@ def ingest_new_files(settings: Settings):
         logger.info("file %s appended: %d rows read, %d accepted, %d rejected, %d duplicates%s",
                     r.name, r.rows_read, r.rows_accepted, len(r.rejects), r.duplicates_dropped,
                     f" ({r.reason or r.note})" if r.reason or r.note else "")
-    return IngestResult(data=keep, files=results, mode="append", rows_total=state["rows"])
+    return IngestResult(data=keep, files=results, mode="append", rows_total=state["rows"],
+                        repeated=repeated)

@@ -37,6 +37,9 @@ class IngestResult:
     # data whose hashes are h1[picks[k]], h2[picks[k]].
     hashes: tuple | None = field(default=None, repr=False)
     hash_rows: np.ndarray | None = field(default=None, repr=False)
+    # append: for the accepted rows of the files (in order), True where a row repeats an earlier
+    # one of them; what distinct_rows would find again.
+    repeated: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def rows_kept(self) -> int:
@@ -86,18 +89,20 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     return merged, owners
 
 
-def distinct_rows(files: list[FileResult]) -> pd.DataFrame:
+def distinct_rows(files: list[FileResult], repeated: np.ndarray | None = None) -> pd.DataFrame:
     """The accepted rows of the files, exact duplicates among them dropped (first kept), as
-    ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes."""
+    ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes
+    (``repeated``: the duplicates, when an append of these very files found them already)."""
     found = _accepted_rows(files)
     if found is None:
         return pd.DataFrame()
     merged = found[0]
-    known = [r.hashes for r in files if r.frame is not None]
-    hashes = None if any(h is None for h in known) else (
-        np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
-    duplicated = rowhash.find_duplicates(merged, tuple(merged.columns), hashes).duplicated
-    return merged.loc[~duplicated].reset_index(drop=True)
+    if repeated is None or len(repeated) != len(merged):
+        known = [r.hashes for r in files if r.frame is not None]
+        hashes = None if any(h is None for h in known) else (
+            np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
+        repeated = rowhash.find_duplicates(merged, tuple(merged.columns), hashes).duplicated
+    return merged.loc[~repeated].reset_index(drop=True)
 
 
 def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:

@@ -56,8 +56,8 @@ def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray,
     """Every index entry whose two hashes equal a query's: (query positions, row offsets).
 
     A query may have several entries (a row repeated before the index knew it, or a collision);
-    each is a candidate to compare value by value. ``order``: an argsort of h1, when the caller
-    has one.
+    each is a candidate to compare value by value. ``order``: the positions of the queries to
+    look up, in ascending h1 (an argsort of h1, or a part of one); by default all, sorted here.
     """
     queries_hit, offsets_hit = [], []
     if not len(h1) or not segments:
@@ -65,6 +65,8 @@ def candidates(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarray,
     # Queries in ascending order walk each segment from front to back: neighbouring lookups
     # share the pages they read, so a lookup faults in few pages of the mapping.
     order = np.argsort(h1) if order is None else order
+    if not len(order):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     queries = h1[order]
     mapped = np.memmap(path, dtype="<u8", mode="r")
     start = 0
@@ -108,12 +110,13 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
 
     Writes in place (the caller records the new segment list only once this returns, and a
     size that does not match the recorded list sends the next run to a rebuild). ``order``: an
-    argsort of h1, when the caller has one.
+    argsort of h1, when the caller has one. The fields are gathered and written one at a time,
+    so a large append needs little memory beyond its own arrays.
     """
     if not len(h1):
         return list(segments)
     order = np.argsort(h1) if order is None else order
-    h1, h2, offsets = h1[order], h2[order], np.asarray(offsets, dtype=np.uint64)[order]
+    fields = (h1, h2, np.asarray(offsets, dtype=np.uint64))
     segments = list(segments)
     merge_from = len(segments)
     size = len(h1)
@@ -121,23 +124,29 @@ def append_segment(path: Path, segments: list[int], h1: np.ndarray, h2: np.ndarr
         merge_from -= 1
         size += segments[merge_from]
     offset = segment_bytes(segments[:merge_from])
+    old: list[np.ndarray] = []  # per field, the values of the segments merged in
+    source = order  # for each place of the written segment, its row in (new rows, old rows)
     if merge_from < len(segments):
         mapped = np.memmap(path, dtype="<u8", mode="r")
-        start = offset // ITEM
-        parts: tuple[list, list, list] = ([h1], [h2], [offsets])
+        runs, start = [], offset // ITEM
         for count in segments[merge_from:]:
-            for field, part in enumerate(parts):
-                part.append(np.array(mapped[start + field * count:start + (field + 1) * count]))
+            runs.append((start, count))
             start += FIELDS * count
+        old = [np.concatenate([np.array(mapped[begin + field * count:begin + (field + 1) * count])
+                               for begin, count in runs]) for field in range(FIELDS)]
         del mapped
-        h1, h2, offsets = (np.concatenate(part) for part in parts)
         # Sorted runs one after the other: a stable sort (timsort) merges them in linear time.
-        order = np.argsort(h1, kind="stable")
-        h1, h2, offsets = h1[order], h2[order], offsets[order]
+        merged = np.argsort(np.concatenate((h1[order], old[0])), kind="stable")
+        source = np.concatenate((order, np.arange(len(h1), size, dtype=order.dtype)))[merged]
+        del merged
     with open(path, "r+b") as handle:
         handle.truncate(offset)
         handle.seek(offset)
-        write_fields(handle, None, h1, h2, offsets)
+        for field, values in enumerate(fields):
+            if old:
+                values = np.concatenate((values, old[field]))
+            handle.write(memoryview(values[source].astype("<u8", copy=False)))
+            del values
         handle.flush()
         os.fsync(handle.fileno())
-    return [*segments[:merge_from], len(h1)]
+    return [*segments[:merge_from], size]
