@@ -82,8 +82,11 @@ def test_when_every_row_hashes_alike_appends_still_write_what_a_rebuild_writes(
     for n in range(1, 6):
         rows = [f"c{i},{i},{i},1,0" for i in range(n * 7, n * 7 + 15)]  # overlapping
         rows += [f"c{n},{n},{n},2,0", f" c{n} ,{n}.0,{n},1,0"]  # a near miss, an exact repeat
+        # Names written with quotes, or not ASCII: the offsets and the comparison must hold.
+        rows += ['"Smith, Jr.",1,1,1,0', '"Smith, Jr.",1,1,1,1', f"Zoë{n % 2},2,2,2,0"]
         (folder / f"f{n}.csv").write_bytes(csv_bytes(rows))
         assert run_ingestion(project).mode == "append"
     assert outputs(project.output_folder) == rebuilt(project, tmp_path)
     data = pd.read_csv(project.output_folder / "finaldata.csv")
-    assert not data.duplicated().any() and len(data) == 50 + 5  # c0..c49, the near misses
+    assert not data.duplicated().any()
+    assert len(data) == 50 + 5 + 2 + 2  # c0..c49, the near misses, Smith twice, Zoë0 and Zoë1
