@@ -12,3 +12,11 @@ errorlog = "-"
 # Reject absurd request lines and headers before the app sees them.
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def post_fork(server, worker):
+    """Each worker dies with its master, even when the master is killed with SIGKILL (the
+    workers would otherwise notice only at their next check, or never if one hangs)."""
+    from pipeline.core.processes import die_with
+
+    die_with(server.pid)

@@ -11,44 +11,29 @@ from __future__ import annotations
 
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.history import History
 from pipeline.core.names import FINAL_DATA, REJECTED
-from pipeline.ingest import batchread, incremental, rowhash
-from pipeline.ingest.inputs import printable, scan_input_folder
+from pipeline.ingest import batchread, incremental
+from pipeline.ingest.inputs import in_ingestion_order, printable, scan_input_folder
 from pipeline.ingest.merge import IngestResult, merge_with_hashes, summarize, write_outputs
-from pipeline.ingest.records import FileResult, load_input_file, parse_loaded_file, refuse_file
 
 logger = logging.getLogger(__name__)
 
 
-def ingest_folder(folder: Path) -> IngestResult:
-    """Read, validate and merge every *.csv file of a folder."""
-    def parse(item: tuple[FileResult, bytes]) -> FileResult:
-        result = parse_loaded_file(*item)
-        if result.frame is not None:  # hashed here, in parallel, for the merge
-            result.hashes = rowhash.row_hashes(result.frame)
-        return result
+def ingest_folder(folder: Path, order: Sequence[str] = ()) -> IngestResult:
+    """Read, validate and merge every *.csv file of a folder.
 
-    def load(entry) -> tuple[FileResult, bytes | None]:
-        if entry.refused:
-            return refuse_file(entry.path, entry.refused), None
-        return load_input_file(entry.path)
-
-    # pyarrow, numpy and hashlib release the GIL: two threads work at once on two cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        loaded = list(pool.map(load, scan_input_folder(folder)))
-        results = [result for result, _ in loaded]
-        rest = batchread.read_plain_files(loaded, pool)
-        parsed = pool.map(parse, [loaded[position] for position in rest])
-        for position, result in zip(rest, parsed, strict=True):
-            results[position] = result
-    del loaded  # the files' bytes
-    data, hashes = merge_with_hashes(results)
+    The files are merged in ingestion order: the names of ``order`` first, in that order, then
+    the others by name (pipeline.ingest.inputs.in_ingestion_order).
+    """
+    results = batchread.read_entries(in_ingestion_order(scan_input_folder(folder), order))
+    data, hashes, rows = merge_with_hashes(results)
     for result in results:
         if result.reason:
             logger.warning("file %s set aside: %s", result.name, result.reason)
@@ -57,7 +42,7 @@ def ingest_folder(folder: Path) -> IngestResult:
                         result.name, result.rows_read, result.rows_accepted,
                         len(result.rejects), result.duplicates_dropped,
                         f" ({result.note})" if result.note else "")
-    return IngestResult(data=data, files=results, hashes=hashes)
+    return IngestResult(data=data, files=results, hashes=hashes, hash_rows=rows)
 
 
 def record_history(history: History, run_id: int, result: IngestResult) -> None:
@@ -80,11 +65,16 @@ def run_ingestion(settings: Settings) -> IngestResult:
     with history.run("ingestion", settings.name) as run:
         result = incremental.ingest_new_files(settings)  # None: a rebuild is needed
         if result is None:
-            incremental.forget(settings.output_folder)
-            result = ingest_folder(settings.input_folder)
+            order = incremental.forget(settings)  # the files in the order they came
+            result = ingest_folder(settings.input_folder, order)
+            offsets: Future = Future()  # where finaldata.csv's rows begin, once written
             with ThreadPoolExecutor(max_workers=1) as pool:  # the row index alongside the data
-                index = pool.submit(incremental.write_row_index, settings, result)
-                write_outputs(result, settings.output_folder)
+                index = pool.submit(incremental.write_row_index, settings, result, offsets)
+                try:
+                    write_outputs(result, settings.output_folder, on_offsets=offsets.set_result)
+                finally:
+                    if not offsets.done():
+                        offsets.set_result(None)  # no data written: no index
                 segments = index.result()
             incremental.remember(settings, result, segments)
         record_history(history, run.id, result)

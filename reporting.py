@@ -22,14 +22,14 @@ from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import CONFUSION_MATRIX, FINAL_DATA, REPORT, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES, ID
-from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
+from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model
 from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.pdf import new_figure
-from pipeline.report.risk import rank_clients, read_risk_list
+from pipeline.report.risk import rank_latest, read_risk_list
 
 __all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
            "read_risk_list", "score_clients"]
@@ -60,12 +60,24 @@ def plot_confusion_matrix(settings: Settings) -> Path:
     return path
 
 
+def _final_data(settings: Settings) -> FinalData:
+    """finaldata.csv: read here, or shared with the stages before this one (shared_final_data)."""
+    return FinalData.of(settings.output_folder / FINAL_DATA)
+
+
+def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
+    """The current clients ranked by the deployed model: once per model and data."""
+    sha = deployed.manifest.get("model_sha256") or str(id(model))
+    if sha not in data.scored:
+        data.scored[sha] = rank_latest(model, data.latest)
+    return data.scored[sha]
+
+
 def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
     """Every current client of finaldata.csv (its last record) with the deployed model's
     probability, ranked (rank 1 = highest risk); and the model version."""
     model, deployed = load_deployed_model(settings.deployment_folder)
-    frame = read_final_data(settings.output_folder / FINAL_DATA)
-    return rank_clients(model, frame), deployed.version
+    return _ranked(_final_data(settings), model, deployed), deployed.version
 
 
 def build_risk_list(settings: Settings) -> pd.DataFrame:
@@ -76,7 +88,7 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     current client is one whose latest record in finaldata.csv has not exited.
     """
     model, deployed = load_deployed_model(settings.deployment_folder)
-    ranked = rank_clients(model, read_final_data(settings.output_folder / FINAL_DATA))
+    ranked = _ranked(_final_data(settings), model, deployed)
     version = deployed.version
     try:
         reference = read_reference(deployed.folder)
@@ -105,12 +117,12 @@ def gather_facts(settings: Settings) -> ReportFacts:
         facts.evaluation = _evaluate(model, facts.deployed, settings)
     except (ModelIntegrityError, OSError, ValueError) as exc:
         facts.model_error = str(exc)
+    data = _final_data(settings)
     try:
-        frame = read_final_data(settings.output_folder / FINAL_DATA)
-        facts.records, facts.distinct = len(frame), frame[ID].nunique()
-        facts.summary, facts.missing = summarize_columns(frame), missing_fractions(frame)
+        facts.records, facts.distinct = len(data.frame), int(data.latest[ID].count())
+        facts.summary, facts.missing = data.summary, data.missing
         if model is not None:
-            facts.clients = rank_clients(model, frame)
+            facts.clients = _ranked(data, model, facts.deployed)
     except (OSError, ValueError) as exc:
         facts.data_error = str(exc)
     facts.diagnostics = latest_diagnostics(settings.model_folder)

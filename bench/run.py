@@ -42,6 +42,8 @@ CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata
           "prod_deployment_path": "production_deployment", "check_outdated_packages": False,
           "api_url": "http://127.0.0.1:9"}
 SHIPPED = ("practicedata", "sourcedata", "testdata")
+# The code the 10M-row cycle is compared with, side by side: the last commit before issue 12.
+REFERENCE = os.environ.get("BENCH_REFERENCE", "683780d")
 # The other sections of RESULTS.md, run after the performance one (python -m <name> runs one).
 SECTIONS: tuple[str, ...] = ("bench.quality", "bench.pages")
 
@@ -84,11 +86,13 @@ def history_files(rows: int, files: int = FILES) -> list[Path]:
     return ensure_files(DATA / f"history-{rows}-{files}", rows, files, seed=rows % 997)
 
 
-def new_file(rows: int = NEW_ROWS) -> Path:
-    """One new extract, sorting after every history file."""
+def new_file(rows: int = NEW_ROWS, first: bool = False) -> Path:
+    """One new extract, named to sort after every history file (zz-new0000.csv), or before them
+    all (new0000.csv, before part0000.csv): the same rows either way."""
     from bench.datasets import ensure_files
 
-    (path,) = ensure_files(DATA / f"new-{rows}", rows, 1, seed=4242, prefix="zz-new")
+    prefix = "new" if first else "zz-new"
+    (path,) = ensure_files(DATA / f"new-{rows}-{prefix}", rows, 1, seed=4242, prefix=prefix)
     return path
 
 
@@ -141,14 +145,15 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
-def cycle_stages(config: Path) -> dict:
-    """One instrumented cycle (bench.cycle_stages): stage seconds, total, peak memory.
+def cycle_stages(config: Path, code: Path = PROJECT) -> dict:
+    """One instrumented cycle (bench.cycle_stages of the code in ``code``): stage seconds,
+    total, peak memory.
 
     tree_peak_mb is the largest sum of the resident memory of the cycle and its children,
     sampled every 0.2 s.
     """
     proc = subprocess.Popen([PY, "-m", "bench.cycle_stages", "--config", str(config),
-                             "--no-api"], cwd=PROJECT, stdout=subprocess.PIPE,
+                             "--no-api"], cwd=code, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RISK_LOG_LEVEL": "WARNING"})
     peak = 0.0
@@ -165,25 +170,62 @@ def cycle_stages(config: Path) -> dict:
 
 # Targets -------------------------------------------------------------------------------------
 
-def target_scale() -> tuple[list[dict], Path]:
-    """5. A full cycle on SCALE rows in FILES files after a first small deployment."""
+def scale_project(rows: int, code: Path = PROJECT, name: str = "scale") -> Path:
+    """A project where ``code`` deployed a first model on 2,000 older rows, with rows records
+    in FILES new files waiting."""
     from bench.datasets import ensure_files
 
+    files = history_files(rows)
+    root = make_project(f"{name}-{rows}")
+    first = ensure_files(DATA / "first-2000", 2_000, 1, seed=7, prefix="a-first", change=0.0)
+    link_files(first, root / "sourcedata")
+    run(PY, "fullprocess.py", "--config", str(root / "config.json"), "--no-api", cwd=code)
+    link_files(files, root / "sourcedata")
+    return root
+
+
+def reference_code() -> Path | None:
+    """The code before issue 12 (REFERENCE, a commit of this repository), exported with git
+    archive under DATA; None where git or the commit is not there (BENCH_REFERENCE=none)."""
+    if REFERENCE == "none":
+        return None
+    folder = DATA / f"reference-{REFERENCE}"
+    if (folder / ".exported").exists():
+        return folder
+    found = subprocess.run(["git", "cat-file", "-e", f"{REFERENCE}^{{commit}}"], cwd=PROJECT,
+                           capture_output=True)
+    if found.returncode != 0:
+        log(f"reference commit {REFERENCE} not found: the cycle is not compared with it")
+        return None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", REFERENCE], cwd=PROJECT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / ".exported").touch()
+    return folder
+
+
+def target_scale() -> tuple[list[dict], Path, dict | None]:
+    """5. A full cycle on SCALE rows in FILES files after a first small deployment; on the
+    largest, the same cycle of the reference code (before issue 12) right after ours."""
     results, last = [], None
     for rows in SCALE:
-        files = history_files(rows)
-        root = make_project(f"scale-{rows}")
-        first = ensure_files(DATA / "first-2000", 2_000, 1, seed=7, prefix="a-first",
-                             change=0.0)
-        link_files(first, root / "sourcedata")
-        run(PY, "fullprocess.py", "--config", str(root / "config.json"), "--no-api")
-        link_files(files, root / "sourcedata")
+        root = scale_project(rows)
         log(f"scale: cycle on {rows:,} rows")
         figures = cycle_stages(root / "config.json")
         figures["rows"] = rows
         results.append(figures)
         last = root
-    return results, last
+    reference = None
+    code = reference_code()
+    if code is not None:
+        log(f"scale: the reference code's cycle on {SCALE[-1]:,} rows ({REFERENCE})")
+        root = scale_project(SCALE[-1], code=code, name="scale-reference")
+        reference = cycle_stages(root / "config.json", code=code)
+        reference.update(rows=SCALE[-1], commit=REFERENCE)
+        shutil.rmtree(root, ignore_errors=True)
+    return results, last, reference
 
 
 def target_quick_path(projects: dict[str, Path]) -> dict[str, dict]:
@@ -235,6 +277,8 @@ def target_full_ingestion() -> dict:
 
 
 def _incremental(history: int, with_baseline: bool) -> dict:
+    """One new file appended to a history: named to sort last ("ours") and first
+    ("ours_first"), each from the same snapshot; the baseline re-reads every file."""
     from bench.baseline import baseline_ingest
     from ingestion import run_ingestion
 
@@ -245,16 +289,20 @@ def _incremental(history: int, with_baseline: bool) -> dict:
     run_ingestion(settings)
     snapshot = root / "snapshot"
     shutil.copytree(root / "ingesteddata", snapshot)
-    link_files([new_file()], root / "sourcedata")
+    news = {"ours": new_file(), "ours_first": new_file(first=True), "baseline": new_file()}
     modes = []
 
     def restore(name):
-        if name == "ours":
+        for path in set(news.values()):
+            (root / "sourcedata" / path.name).unlink(missing_ok=True)
+        link_files([news[name]], root / "sourcedata")
+        if name != "baseline":
             shutil.rmtree(root / "ingesteddata")
             shutil.copytree(snapshot, root / "ingesteddata")
             os.sync()  # as after any earlier cycle: the history is on disk, not dirty in memory
 
-    tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode)}
+    tasks = {"ours": lambda: modes.append(run_ingestion(settings).mode),
+             "ours_first": lambda: modes.append(run_ingestion(settings).mode)}
     if with_baseline:
         tasks["baseline"] = lambda: baseline_ingest(root / "sourcedata", root / "reference")
     times = median_times(tasks, RUNS, before=restore)
@@ -263,12 +311,16 @@ def _incremental(history: int, with_baseline: bool) -> dict:
 
 
 def target_incremental() -> dict:
-    """2. One new file on HISTORY rows (against the baseline) and on BIG_HISTORY rows."""
+    """2. One new file on HISTORY rows (against the baseline) and on BIG_HISTORY rows, named to
+    sort after the history's files and before them."""
     small = _incremental(HISTORY, with_baseline=True)
     log("incremental: the larger history")
     big = _incremental(BIG_HISTORY, with_baseline=False)
     return {"ours": small["ours"], "baseline": small["baseline"], "ours_big": big["ours"],
-            "speedup": small["baseline"] / small["ours"], "growth": big["ours"] / small["ours"]}
+            "speedup": small["baseline"] / small["ours"], "growth": big["ours"] / small["ours"],
+            "ours_first": small["ours_first"], "ours_big_first": big["ours_first"],
+            "speedup_first": small["baseline"] / small["ours_first"],
+            "growth_first": big["ours_first"] / small["ours_first"]}
 
 
 def shipped_project() -> Path:
@@ -422,7 +474,7 @@ def main() -> int:
     log("target 2: incremental ingestion")
     results["incremental"] = target_incremental()
     log("target 5: full cycles at scale")
-    results["scale"], biggest = target_scale()
+    results["scale"], biggest, results["scale_reference"] = target_scale()
     log("target 1: nothing new")
     results["quick_path"] = target_quick_path({"shipped data": shipped,
                                                f"{SCALE[-1]:,} rows in {FILES} files": biggest})

@@ -49,14 +49,21 @@ def acquire_lock(folder: str):
 
 
 def quick_paths(config_path: str) -> dict[str, str]:
-    """The four folders the quick check needs, resolved as pipeline.core.config resolves them."""
+    """The four folders the quick check needs, resolved as pipeline.core.config resolves them,
+    and ``input_key``: the input folder's key in seenfiles.json (Settings.input_key)."""
     import json
 
     with open(config_path, encoding="utf-8") as handle:
         raw = json.load(handle)
     # As pipeline.core.config does: the config file's real location (links resolved) is the root.
     root = os.path.dirname(os.path.realpath(os.path.expanduser(config_path)))
-    return {key: os.path.join(root, os.path.expanduser(raw[key])) for key in PATH_KEYS}
+    paths = {key: os.path.join(root, os.path.expanduser(raw[key])) for key in PATH_KEYS}
+    configured = raw["input_folder_path"]
+    # As pipeline.core.config.folder_key: relative to the config's folder, else absolute.
+    paths["input_key"] = os.path.normpath(paths["input_folder_path"]) \
+        if os.path.isabs(os.path.expanduser(configured)) \
+        else os.path.normpath(configured).replace(os.sep, "/")
+    return paths
 
 
 def folder_unchanged(folder: str, seen: dict) -> bool:
@@ -100,9 +107,11 @@ def nothing_new(paths: dict[str, str]) -> bool:
     folder = os.path.abspath(paths["input_folder_path"])
     try:
         with open(os.path.join(paths["output_folder_path"], SEEN_FILES), encoding="utf-8") as fh:
-            seen = json.load(fh).get(folder)
+            seen = json.load(fh).get(paths["input_key"])
     except (OSError, ValueError, AttributeError):
         return False
+    # Records under an older release's key (the absolute path) are left to the full cycle,
+    # which takes them over: "maybe" here.
     return isinstance(seen, dict) and folder_unchanged(folder, seen)
 
 

@@ -26,7 +26,8 @@ from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
-from pipeline.ingest.merge import summarize
+from pipeline.data.final import shared_final_data
+from pipeline.ingest.merge import distinct_rows, summarize
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import evaluate_rows, score_model
 from pipeline.model.selection import loss_summary
@@ -95,19 +96,7 @@ def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
     return summary
 
 
-def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
-    """Diagnostics, confusion matrix, report, risk list and API answers; returns what failed."""
-    problems = []
-    steps = [
-        ("diagnostics", lambda: diagnostics.run_diagnostics(
-            settings, measure_time=settings.measure_execution_time,
-            check_packages=settings.check_outdated_packages)),
-        ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
-        ("risk list", lambda: reporting.build_risk_list(settings)),
-        ("report", lambda: reporting.build_report(settings)),
-    ]
-    if call_api:
-        steps.append(("apicalls", lambda: call_api_endpoints(settings, deployed.version)))
+def _run_steps(steps: list, deployed: Deployed, problems: list[str]) -> None:
     for name, step in steps:
         try:
             step()
@@ -115,6 +104,29 @@ def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> l
         except Exception as exc:  # a report that fails must not undo a good deployment
             logger.exception("%s failed after deploying version %d", name, deployed.version)
             problems.append(f"{name} failed: {exc}")
+
+
+def _refresh_reports(settings: Settings, deployed: Deployed, problems: list[str]) -> None:
+    """Diagnostics, confusion matrix, risk list and report, reading finaldata.csv once: its
+    rows, statistics and ranking are shared (and freed when this returns)."""
+    with shared_final_data():
+        _run_steps([
+            ("diagnostics", lambda: diagnostics.run_diagnostics(
+                settings, measure_time=settings.measure_execution_time,
+                check_packages=settings.check_outdated_packages)),
+            ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
+            ("risk list", lambda: reporting.build_risk_list(settings)),
+            ("report", lambda: reporting.build_report(settings)),
+        ], deployed, problems)
+
+
+def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
+    """Diagnostics, confusion matrix, report, risk list and API answers; returns what failed."""
+    problems: list[str] = []
+    _refresh_reports(settings, deployed, problems)
+    if call_api:
+        _run_steps([("apicalls", lambda: call_api_endpoints(settings, deployed.version))],
+                   deployed, problems)
     if not problems:  # only now do the reports describe this model; see cycle.quick
         atomic_write_text(settings.model_folder / OUTPUTS_FILE, json.dumps(
             {"version": deployed.version, "model_sha256": deployed.manifest["model_sha256"],
@@ -165,11 +177,11 @@ def first_deployment(settings: Settings, *, call_api: bool) -> str:
 
 
 def new_rows(result, names: set[str]) -> pd.DataFrame:
-    """The accepted rows of the named files."""
-    frames = [r.frame for r in result.files if r.name in names and r.frame is not None]
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+    """The accepted rows of the named files, exact duplicates among them dropped: found through
+    the row hashes ingestion computed, or taken from an append of exactly these files."""
+    files = [r for r in result.files if r.name in names]
+    same = result.mode == "append" and len(files) == len(result.files)
+    return distinct_rows(files, result.repeated if same else None)
 
 
 def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed, *,

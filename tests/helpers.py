@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -25,7 +26,6 @@ from sklearn.metrics import f1_score
 from pipeline.core.config import Settings, load_settings
 from pipeline.core.deployed import current_deployment, load_deployed_model
 from pipeline.core.files import sha256_file
-from pipeline.core.names import INGEST_STATE, SEEN_FILES
 from pipeline.core.schema import COLUMNS, FEATURES
 from pipeline.data.datagen import to_csv_bytes
 
@@ -71,20 +71,14 @@ def write_project(root: Path, datasets: dict[str, pd.DataFrame]) -> Path:
 def copy_project(source: Path, target: Path, config: str = "config.json") -> Settings:
     """Copy a built project into target; the settings of its config there.
 
-    Links stay links (the deployment's ``current`` is relative), and files keep their times. The
-    states that later runs compare with the folders they configure (the ingestion state, the
-    files the cycles have seen) name the input folder by its absolute path: they are pointed at
-    the copy, so that the next ingestion appends and the next cycle finds nothing new, as in the
+    Links stay links (the deployment's ``current`` is relative), and files keep their times. A
+    moved project finds nothing new (its states key the input folder relative to the config), so
+    the next ingestion of the copy appends and its next cycle finds nothing new, as in the
     project that was built. The history and the provenance records (training, scoring,
-    deployment) keep naming the source: they only describe, and the deployed files' checksums
-    cover some of them.
+    deployment) keep naming the source: they only describe.
     """
     source, target = source.resolve(), target.resolve()
     shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-    old, new = (json.dumps(str(path) + os.sep)[:-1] for path in (source, target))
-    for name in (INGEST_STATE, SEEN_FILES):
-        for path in target.rglob(name):
-            path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
     return load_settings(target / config)
 
 
@@ -349,3 +343,31 @@ def table_rows(html: str, table_id: str = "clients") -> list[list[str]]:
     parser = _Table(table_id)
     parser.feed(html)
     return parser.rows
+
+
+# Incremental ingestion: rows of an older and a newer extract (duplicates, a bad row, a row that
+# parses to an older one), and the outputs an append must share with a rebuild. ----------------
+
+OLD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0", "acme,10,120,50,0"]
+NEW = ["dune,4,48,9,1", "bolt,3,40,12,1", "echo,7,80,20,0", "dune,4,48,9,1", "fizz,-1,2,3,0",
+       " core , 0.0,0,1,0"]
+
+
+def outputs(folder) -> dict[str, bytes]:
+    """The outputs a person reads; ingestedfiles.txt without its times."""
+    found = {name: (folder / name).read_bytes() for name in ("finaldata.csv", "rejected.csv")}
+    listing = (folder / "ingestedfiles.txt").read_text(encoding="utf-8")
+    found["ingestedfiles.txt"] = re.sub(r"ingested_at=[^\t]*", "", listing).encode()
+    return found
+
+
+def rebuilt(settings, tmp_path) -> dict[str, bytes]:
+    """The outputs of a rebuild of the same input folder, in another output folder."""
+    other = load_settings(write_config(
+        tmp_path, "rebuild.json", input_folder_path=str(settings.input_folder),
+        output_folder_path="rebuilt", test_data_path="test", output_model_path="models",
+        prod_deployment_path="deploy"))
+    from ingestion import run_ingestion
+
+    assert run_ingestion(other).mode == "rebuild"
+    return outputs(other.output_folder)

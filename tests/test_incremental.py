@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 import numpy as np
 import pytest
@@ -11,11 +10,7 @@ import pytest
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
 from pipeline.ingest import incremental
-from tests.helpers import csv_bytes, write_config
-
-OLD = ["acme,10,120,50,0", "bolt,3,40,12,1", "core,0,0,1,0", "acme,10,120,50,0"]
-NEW = ["dune,4,48,9,1", "bolt,3,40,12,1", "echo,7,80,20,0", "dune,4,48,9,1", "fizz,-1,2,3,0",
-       " core , 0.0,0,1,0"]
+from tests.helpers import NEW, OLD, csv_bytes, outputs, rebuilt, write_config
 
 
 @pytest.fixture
@@ -25,24 +20,6 @@ def project(tmp_path):
                  test_data_path="test", output_model_path="models",
                  prod_deployment_path="deploy")
     return load_settings(tmp_path / "config.json")
-
-
-def outputs(folder) -> dict[str, bytes]:
-    """The outputs a person reads; ingestedfiles.txt without its times."""
-    found = {name: (folder / name).read_bytes() for name in ("finaldata.csv", "rejected.csv")}
-    listing = (folder / "ingestedfiles.txt").read_text(encoding="utf-8")
-    found["ingestedfiles.txt"] = re.sub(r"ingested_at=[^\t]*", "", listing).encode()
-    return found
-
-
-def rebuilt(settings, tmp_path) -> dict[str, bytes]:
-    """The outputs of a rebuild of the same input folder, in another output folder."""
-    other = load_settings(write_config(
-        tmp_path, "rebuild.json", input_folder_path=str(settings.input_folder),
-        output_folder_path="rebuilt", test_data_path="test", output_model_path="models",
-        prod_deployment_path="deploy"))
-    assert run_ingestion(other).mode == "rebuild"
-    return outputs(other.output_folder)
 
 
 def test_added_files_are_appended_as_a_rebuild_writes_them(project, tmp_path):
@@ -58,7 +35,8 @@ def test_added_files_are_appended_as_a_rebuild_writes_them(project, tmp_path):
     assert outputs(project.output_folder) == rebuilt(project, tmp_path)
 
 
-@pytest.mark.parametrize("change", ["changed", "vanished", "sorts-first", "floats", "cut-short"])
+# A new file that sorts first appends too: tests/test_ingestion_order.py.
+@pytest.mark.parametrize("change", ["changed", "vanished", "floats", "cut-short"])
 def test_anything_but_later_additions_rebuilds(project, tmp_path, change):
     folder = project.input_folder
     (folder / "b.csv").write_bytes(csv_bytes(OLD))
@@ -68,8 +46,6 @@ def test_anything_but_later_additions_rebuilds(project, tmp_path, change):
         (folder / "b.csv").write_bytes(csv_bytes(OLD[:2]))
     elif change == "vanished":
         (folder / "c.csv").unlink()
-    elif change == "sorts-first":
-        (folder / "a.csv").write_bytes(csv_bytes(NEW))
     elif change == "floats":
         (folder / "d.csv").write_bytes(csv_bytes(["half,1.5,2,3,0"]))
     else:  # a run killed while appending left finaldata.csv longer than recorded
@@ -119,10 +95,14 @@ def test_the_row_index_finds_pairs_whose_first_hashes_collide(tmp_path):
     # Three pairs share a first hash; lookups must scan them all, in every segment.
     h1 = np.array([5, 9, 5, 1, 5, 7], dtype=np.uint64)
     h2 = np.array([50, 90, 51, 10, 52, 70], dtype=np.uint64)
+    offsets = np.arange(100, 700, 100)  # where each row would be in finaldata.csv
     path = tmp_path / "index"
-    segments = rowindex.write_index(path, h1[:4], h2[:4])
-    segments = rowindex.append_segment(path, segments, h1[4:], h2[4:])
+    segments = rowindex.write_index(path, h1[:4], h2[:4], offsets[:4])
+    segments = rowindex.append_segment(path, segments, h1[4:], h2[4:], offsets[4:])
     queries = np.array([5, 5, 5, 5, 9, 9, 0, 10, 7], dtype=np.uint64)
     seconds = np.array([52, 50, 51, 53, 90, 91, 0, 0, 70], dtype=np.uint64)
     found = rowindex.contains(path, segments, queries, seconds)
     assert found.tolist() == [True, True, True, False, True, False, False, False, True]
+    asked, where = rowindex.candidates(path, segments, queries, seconds)
+    assert sorted(zip(asked.tolist(), where.tolist(), strict=True)) == [
+        (0, 500), (1, 100), (2, 300), (4, 200), (8, 600)]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.core.config import PROJECT_ROOT
+from pipeline.core.processes import dies_with_this_process
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -38,15 +39,23 @@ def answers(url: str, timeout: float = 2.0) -> bool:
 @contextmanager
 def running_server(config_path: Path, workers: int = 1, wait: float = 60.0,
                    log_path: Path | None = None) -> Iterator[str]:
-    """Run gunicorn on a free loopback port for the duration of the block; yields its URL."""
+    """Run gunicorn on a free loopback port for the duration of the block; yields its URL.
+
+    The server dies with this process, even when it is killed with SIGKILL: its master gets a
+    parent-death signal (pipeline.core.processes), and each worker one for its master
+    (gunicorn.conf.py). Start it from a thread that outlives the block (the main thread).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, RISK_CONFIG=str(config_path))
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    # The config on the command line too: ps shows which project a server answers for.
     command = [sys.executable, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
-               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "wsgi:app"]
+               "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+               "--env", f"RISK_CONFIG={config_path}", "wsgi:app"]
     proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=dies_with_this_process())
     try:
         deadline = time.monotonic() + wait
         while not answers(url, timeout=1.0):

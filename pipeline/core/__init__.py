@@ -2,5 +2,6 @@
 the deployment layout, recorded outputs and the dependency rules.
 
 Standard library only, so that the cron cycle can use it before deciding whether there is work
-(``names`` is read by the quick path itself). Imports nothing of the project outside ``core``.
+(``names`` is read by the quick path itself); ``packages`` imports ``packaging`` (PEP 440, pip's
+own version rules) when it compares versions. Imports nothing of the project outside ``core``.
 """

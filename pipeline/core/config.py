@@ -29,6 +29,7 @@ REQUIRED_KEYS = (
     "prod_deployment_path",
 )
 DRIFT_TESTS = ("loss", "raw", "parametric", "nonparametric")
+TIMINGS = ("history", "rerun")  # where diagnostics takes the stage timings from
 # The candidate models of pipeline.model.candidates (which checks that it builds exactly these).
 MODELS = ("logistic", "log_logistic", "boosting")
 DEFAULT_MODEL = {"family": "auto", "C": 1.0, "max_iter": 1000, "class_weight": None,
@@ -76,6 +77,15 @@ def _choice(*choices: str) -> Callable:
             raise _Bad(f"must be one of {', '.join(choices)}")
         return value
     return check
+
+
+def _timing(value):
+    """A source of stage timings, or false; true is what it meant before there was a choice."""
+    if value is True:
+        return "rerun"
+    if value is False or (isinstance(value, str) and value in TIMINGS):
+        return value
+    raise _Bad('must be "history", "rerun" or false (true, as older configs say, means "rerun")')
 
 
 def _url(value):
@@ -163,7 +173,8 @@ OPTIONS: dict[str, Option] = {
     "keep_versions": Option(20, _whole(1), "deployed versions kept"),
     "max_body_bytes": Option(32 * 1024 * 1024, _whole(1), "request body limit of the API"),
     "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
-    "measure_execution_time": Option(True, _flag, "let diagnostics time the stage scripts"),
+    "measure_execution_time": Option("history", _timing, "where diagnostics takes the stage "
+                                     "timings from: the last real runs, or a re-run"),
 }
 
 
@@ -193,7 +204,7 @@ class Settings:
     keep_versions: int = 20
     max_body_bytes: int = 32 * 1024 * 1024
     check_outdated_packages: bool = True
-    measure_execution_time: bool = True
+    measure_execution_time: str | bool = "history"  # "history", "rerun" or False
     raw: dict = field(default_factory=dict)  # the file's keys (with overrides), for copies of it
 
     @property
@@ -202,9 +213,27 @@ class Settings:
         return self.config_path.name
 
     @property
+    def input_key(self) -> str:
+        """The input folder as the config names it, for records of what was seen in it.
+
+        A relative path stays relative to the config's folder (normalised), so a project moved
+        or restored elsewhere keeps its records; an absolute one is the folder's absolute path.
+        cycle.quick keeps a standard-library copy of this rule (quick_paths).
+        """
+        return folder_key(self.raw.get("input_folder_path"), self.input_folder)
+
+    @property
     def data_folders(self) -> tuple[Path, ...]:
         """Folders the API may read CSV files from."""
         return (self.input_folder, self.test_data, self.output_folder)
+
+
+def folder_key(configured: str | None, resolved: Path) -> str:
+    """A configured folder's key: its relative path, normalised ("./in/" -> "in"), or, for an
+    absolute path (or one starting with ~), the resolved folder."""
+    if not isinstance(configured, str) or os.path.isabs(os.path.expanduser(configured)):
+        return os.path.normpath(resolved)
+    return Path(os.path.normpath(configured)).as_posix()
 
 
 def _resolve(root: Path, value: str) -> Path:

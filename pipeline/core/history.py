@@ -2,7 +2,8 @@
 
 Tables (all times are UTC ISO-8601 strings):
 
-- ``runs``: one row per run of a stage: ``id, stage, config, started, finished, status, summary``.
+- ``runs``: one row per run of a stage: ``id, stage, config, started, finished, status, summary,
+  seconds`` (its duration).
 - ``ingested_files``: one row per input file seen by an ingestion run: ``run_id, name, path, size,
   mtime, sha256, rows_read, rows_accepted, rows_rejected, duplicates_dropped, seconds, status,
   reason``; ``status`` is ``ingested`` or ``rejected``.
@@ -12,20 +13,27 @@ Tables (all times are UTC ISO-8601 strings):
   model_sha256, f1, data_files``.
 - ``metrics``: any other named figure of a run: ``run_id, time, stage, name, value, detail``
   (diagnostics timings, missing-data fractions, drift statistics, ...).
+
+The schema has versions (``PRAGMA user_version``): opening a database applies the migrations
+it lacks, in order, each in its own transaction (``migrate``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+# The schema as it stood before it had versions (version 1), and each change since, in order.
+# Version n of a database is MIGRATIONS[:n] applied; PRAGMA user_version records n. A migration
+# only adds (tables, columns, indexes), so older code still reads a newer database.
+SCHEMA_V1 = (
+    """CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     stage TEXT NOT NULL,
     config TEXT,
@@ -33,8 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished TEXT,
     status TEXT NOT NULL DEFAULT 'running',
     summary TEXT
-);
-CREATE TABLE IF NOT EXISTS ingested_files (
+)""",
+    """CREATE TABLE IF NOT EXISTS ingested_files (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     name TEXT NOT NULL,
     path TEXT,
@@ -48,8 +56,8 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     seconds REAL,
     status TEXT NOT NULL,
     reason TEXT
-);
-CREATE TABLE IF NOT EXISTS scores (
+)""",
+    """CREATE TABLE IF NOT EXISTS scores (
     run_id INTEGER REFERENCES runs(id),
     time TEXT NOT NULL,
     purpose TEXT NOT NULL,
@@ -62,8 +70,8 @@ CREATE TABLE IF NOT EXISTS scores (
     recall REAL,
     roc_auc REAL,
     tn INTEGER, fp INTEGER, fn INTEGER, tp INTEGER
-);
-CREATE TABLE IF NOT EXISTS deployments (
+)""",
+    """CREATE TABLE IF NOT EXISTS deployments (
     run_id INTEGER REFERENCES runs(id),
     time TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -71,18 +79,68 @@ CREATE TABLE IF NOT EXISTS deployments (
     model_sha256 TEXT,
     f1 REAL,
     data_files TEXT
-);
-CREATE TABLE IF NOT EXISTS metrics (
+)""",
+    """CREATE TABLE IF NOT EXISTS metrics (
     run_id INTEGER REFERENCES runs(id),
     time TEXT NOT NULL,
     stage TEXT NOT NULL,
     name TEXT NOT NULL,
     value REAL,
     detail TEXT
-);
-CREATE INDEX IF NOT EXISTS metrics_name ON metrics(stage, name);
-CREATE INDEX IF NOT EXISTS scores_model ON scores(model_sha256);
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS metrics_name ON metrics(stage, name)",
+    "CREATE INDEX IF NOT EXISTS scores_model ON scores(model_sha256)",
+)
+# Version 2: each run's duration (measured with a monotonic clock; older runs get the
+# difference of their recorded times), and the index diagnostics' timings query walks: the
+# latest runs of a stage for a config.
+RUN_SECONDS = (
+    "ALTER TABLE runs ADD COLUMN seconds REAL",
+    "UPDATE runs SET seconds = ROUND((julianday(finished) - julianday(started)) * 86400.0, 3) "
+    "WHERE finished IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS runs_stage ON runs(stage, config)",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, RUN_SECONDS)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(sqlite3.DatabaseError):
+    """A migration of the history database failed (the database is left at its last version)."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version a database records (0: none, as before versions were recorded)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring a database to SCHEMA_VERSION, one migration per transaction; the version reached.
+
+    Each migration and its new user_version commit together, so a crash leaves the database at
+    one version or the next, never between. Two processes migrating at once: the second waits
+    for the first's write lock, then finds the version already reached and does nothing.
+    """
+    level = conn.isolation_level
+    conn.isolation_level = None  # transactions by hand: BEGIN IMMEDIATE ... COMMIT
+    try:
+        while (version := schema_version(conn)) < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = schema_version(conn)  # another process may have migrated meanwhile
+                if version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise SchemaError(f"cannot migrate the history database from version "
+                                      f"{version} to {version + 1}: {exc}") from exc
+                raise
+    finally:
+        conn.isolation_level = level
+    return version
 
 
 def utc_now() -> str:
@@ -97,6 +155,7 @@ class Run:
     id: int
     status: str = "ok"
     summary: Mapping | str | None = None
+    started: float = field(default_factory=time.perf_counter, repr=False)
 
 
 class History:
@@ -107,13 +166,14 @@ class History:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection with the schema in place; commits on success, rolls back on error."""
+        """A connection with the schema migrated to its current version; commits on success, rolls
+        back on error."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30)) as conn:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
+            migrate(conn)
             with conn:
                 yield conn
 
@@ -134,19 +194,32 @@ class History:
         try:
             yield run
         except BaseException as exc:
-            self.finish_run(run.id, "failed", str(exc))
+            self.finish_run(run.id, "failed", str(exc), time.perf_counter() - run.started)
             raise
-        self.finish_run(run.id, run.status, run.summary)
+        self.finish_run(run.id, run.status, run.summary, time.perf_counter() - run.started)
 
-    def finish_run(self, run_id: int, status: str, summary: Mapping | str | None = None) -> None:
-        """Record how a stage run ended."""
+    def finish_run(self, run_id: int, status: str, summary: Mapping | str | None = None,
+                   seconds: float | None = None) -> None:
+        """Record how a stage run ended, and how long it took (by default: since it started)."""
         if summary is not None and not isinstance(summary, str):
             summary = json.dumps(summary, default=str, sort_keys=True)
         with self.connect() as conn:
             conn.execute(
-                "UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
-                (utc_now(), status, summary, run_id),
+                "UPDATE runs SET finished = :now, status = :status, summary = :summary, "
+                "seconds = COALESCE(:seconds, ROUND((julianday(:now) - julianday(started)) "
+                "* 86400.0, 3)) WHERE id = :id",
+                {"now": utc_now(), "status": status, "summary": summary,
+                 "seconds": None if seconds is None else round(seconds, 6), "id": run_id},
             )
+
+    def last_run_seconds(self, stage: str, config: str | None,
+                         statuses: tuple[str, ...] = ("ok",)) -> float | None:
+        """How long the latest finished run of a stage with a config took; None if none did."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.query(
+            f"SELECT seconds FROM runs WHERE stage = ? AND config IS ? AND status IN ({marks}) "
+            "AND seconds IS NOT NULL ORDER BY id DESC LIMIT 1", (stage, config, *statuses))
+        return rows[0]["seconds"] if rows else None
 
     def insert(self, table: str, row: Mapping) -> None:
         """Insert one row (a mapping of column to value) into a table of the schema."""

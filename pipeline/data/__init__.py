@@ -1,5 +1,6 @@
-"""The data itself: reading finaldata.csv and describing it (summary statistics, missing
-values), and the seeded generator of the shipped datasets and of benchmark data.
+"""The data itself: reading finaldata.csv (with pyarrow) and describing it (summary statistics,
+missing values, each client's latest record), once per refresh, and the seeded generator of the
+shipped datasets and of benchmark data.
 
-May import ``pipeline.core``, numpy and pandas.
+May import ``pipeline.core``, numpy, pandas and pyarrow.
 """

@@ -12,7 +12,7 @@ pipeline.ingest.records, so its verdicts, messages and line numbers are exactly 
 from __future__ import annotations
 
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,45 @@ import pyarrow.compute as pc
 
 from pipeline.core.schema import COLUMNS, ID
 from pipeline.ingest import fastcsv, rowhash
-from pipeline.ingest.records import FileResult, UnusableFile, binary_reason, read_header
+from pipeline.ingest.inputs import InputFile
+from pipeline.ingest.records import (
+    FileResult,
+    UnusableFile,
+    binary_reason,
+    load_input_file,
+    parse_loaded_file,
+    read_header,
+    refuse_file,
+)
+
+
+def read_entries(entries: list[InputFile]) -> list[FileResult]:
+    """Read, validate and hash the files of ``entries``, in their order: the plain ones in bulk
+    (read_plain_files), every other file on its own. Each usable result has its row hashes.
+
+    pyarrow, numpy and hashlib release the GIL: two threads work at once on two cores.
+    """
+    def parse(item: tuple[FileResult, bytes]) -> FileResult:
+        result = parse_loaded_file(*item)
+        if result.frame is not None:  # hashed here, in parallel, for the merge
+            result.hashes = rowhash.row_hashes(result.frame)
+        return result
+
+    def load(entry: InputFile) -> tuple[FileResult, bytes | None]:
+        if entry.refused:
+            return refuse_file(entry.path, entry.refused), None
+        return load_input_file(entry.path)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loaded = list(pool.map(load, entries))
+        results = [result for result, _ in loaded]
+        rest = read_plain_files(loaded, pool)
+        parsed = pool.map(parse, [loaded[position] for position in rest])
+        for position, result in zip(rest, parsed, strict=True):
+            results[position] = result
+    del loaded  # the files' bytes
+    pa.default_memory_pool().release_unused()  # and pyarrow's parse: back to the system now
+    return results
 
 
 @dataclass

@@ -198,28 +198,78 @@ def _csv_bytes(table: pa.Table, header: bool) -> pa.Buffer:
     return sink.getvalue()
 
 
-def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> None:
-    """Write a frame as pandas' ``to_csv(index=False, lineterminator="\\n")`` writes it.
+def line_starts(parts: Sequence, skip: int = 0, lines: int | None = None,
+                chunk: int = 1 << 25) -> np.ndarray:
+    """Where each line of parts (buffers written one after the other) begins, the first ``skip``
+    lines left out: positions from the start of the first part (int64).
+
+    Every line must end with a newline (as the CSV writers write them); a record of
+    finaldata.csv is one line, a quoted name holding no line break. Scanned in chunks into one
+    array (of ``lines`` entries, when the count is known), so little memory is needed beyond it.
+    """
+    found: list[np.ndarray] = []
+    starts = np.empty(lines + 1, dtype=np.int64) if lines is not None else None
+    filled, base = 1, 0
+    for part in parts:
+        data = np.frombuffer(part, dtype=np.uint8)
+        for begin in range(0, len(data), chunk):
+            ends = np.flatnonzero(data[begin:begin + chunk] == 10)
+            ends += base + begin + 1  # where the next line begins
+            if starts is not None and filled + len(ends) <= len(starts):
+                starts[filled:filled + len(ends)] = ends
+            else:
+                if starts is not None:  # more lines than said: collect them instead
+                    found.append(starts[1:filled].copy())
+                    starts = None
+                found.append(ends)
+            filled += len(ends)
+        base += len(data)
+    starts = starts[:filled] if starts is not None \
+        else np.concatenate([np.zeros(1, np.int64), *found])
+    starts[0] = 0
+    return starts[skip:-1] if len(starts) > skip else starts[:0]
+
+
+def write_frame(frame: pd.DataFrame, handle, header: bool = True) -> np.ndarray:
+    """Write a frame as pandas' ``to_csv(index=False, lineterminator="\\n")`` writes it; returns
+    where each of its rows begins, counted from the handle's position before the call.
 
     pyarrow writes integer and text columns the same bytes many times faster (two halves at once
     on large frames: its writer runs on one thread); a float column (pandas writes 3.0 where
-    pyarrow writes 3) or a value that needs quotes goes to pandas.
+    pyarrow writes 3) or a value that needs quotes goes to pandas. The row offsets are found in
+    the bytes written (while they are being written, on large frames).
     """
+    parts = _csv_parts(frame, header)
+    skip = 1 if header else 0
+    lines = len(frame) + skip
+    if sum(len(part) for part in parts) < (1 << 22):
+        for part in parts:
+            handle.write(part)
+        return line_starts(parts, skip, lines)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # scanning and writing release the GIL
+        starts = pool.submit(line_starts, parts, skip, lines)
+        for part in parts:
+            handle.write(part)
+        found = starts.result()
+    del parts
+    pa.default_memory_pool().release_unused()  # the bytes written: back to the system now
+    return found
+
+
+def _csv_parts(frame: pd.DataFrame, header: bool) -> list:
+    """The CSV bytes of a frame, as one or more buffers to write in order."""
     if all(frame[col].dtype.kind in "iu" or frame[col].dtype.kind == "O"
            or pd.api.types.is_string_dtype(frame[col]) for col in frame.columns):
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if table.num_rows < _PARALLEL_ROWS:
-                parts = [_csv_bytes(table, header)]
-            else:
-                half = table.num_rows // 2
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    parts = list(pool.map(_csv_bytes, [table.slice(0, half), table.slice(half)],
-                                          [header, False]))
+                return [_csv_bytes(table, header)]
+            half = table.num_rows // 2
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                return list(pool.map(_csv_bytes, [table.slice(0, half), table.slice(half)],
+                                     [header, False]))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
-        else:
-            for part in parts:
-                handle.write(part)
-            return
-    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+    text = io.BytesIO()
+    frame.to_csv(text, index=False, header=header, lineterminator="\n")
+    return [text.getbuffer()]

@@ -7,6 +7,7 @@ so that it imports nothing of the project; a test checks that the two agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,14 @@ def scan_input_folder(folder: Path) -> list[InputFile]:
                 stat = entry.stat(follow_symlinks=False)
                 found.append(InputFile(entry.name, path, stat.st_size, stat.st_mtime_ns))
     return sorted(found, key=lambda f: f.name)
+
+
+def in_ingestion_order(entries: list[InputFile], order: Sequence[str]) -> list[InputFile]:
+    """Entries in ingestion order: the names of ``order`` first, as they come there, then the
+    others by name (a folder never ingested is in name order)."""
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(entries, key=lambda e: (0, rank[e.name], "") if e.name in rank
+                  else (1, 0, e.name))
 
 
 @dataclass

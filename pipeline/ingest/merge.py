@@ -8,6 +8,7 @@ so that both write the same outputs from the same rules.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +33,13 @@ class IngestResult:
     mode: str = "rebuild"  # or "append": data and files are then only what this run added
     rows_total: int | None = None  # rows of finaldata.csv after an append
     # (h1, h2, picks): the pairs h1[picks], h2[picks] are the row hashes (pipeline.ingest.rowhash)
-    # of data's rows, in ascending h1: the row index of a rebuild.
+    # of data's rows, in ascending h1: the row index of a rebuild; hash_rows[k] is the row of
+    # data whose hashes are h1[picks[k]], h2[picks[k]].
     hashes: tuple | None = field(default=None, repr=False)
+    hash_rows: np.ndarray | None = field(default=None, repr=False)
+    # append: for the accepted rows of the files (in order), True where a row repeats an earlier
+    # one of them; what distinct_rows would find again.
+    repeated: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def rows_kept(self) -> int:
@@ -83,6 +89,22 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     return merged, owners
 
 
+def distinct_rows(files: list[FileResult], repeated: np.ndarray | None = None) -> pd.DataFrame:
+    """The accepted rows of the files, exact duplicates among them dropped (first kept), as
+    ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes
+    (``repeated``: the duplicates, when an append of these very files found them already)."""
+    found = _accepted_rows(files)
+    if found is None:
+        return pd.DataFrame()
+    merged = found[0]
+    if repeated is None or len(repeated) != len(merged):
+        known = [r.hashes for r in files if r.frame is not None]
+        hashes = None if any(h is None for h in known) else (
+            np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
+        repeated = rowhash.find_duplicates(merged, tuple(merged.columns), hashes).duplicated
+    return merged.loc[~repeated].reset_index(drop=True)
+
+
 def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
     """The accepted rows of every file in order, with _file, the file's position; or None."""
     found = _accepted_rows(files)
@@ -93,26 +115,30 @@ def tagged_rows(files: list[FileResult]) -> pd.DataFrame | None:
     return merged
 
 
-def merge_with_hashes(files: list[FileResult]) -> tuple[pd.DataFrame, tuple | None]:
+def merge_with_hashes(files: list[FileResult]
+                      ) -> tuple[pd.DataFrame, tuple | None, np.ndarray | None]:
     """The union of the accepted rows of every file, exact duplicates dropped (first kept),
-    and its row hashes as IngestResult.hashes holds them."""
+    and its row hashes as IngestResult.hashes and hash_rows hold them."""
     found = _accepted_rows(files)
     if found is None:
-        return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None
+        return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None, None
     merged, owners = found
     known = [r.hashes for r in files if r.frame is not None]
     precomputed = None if any(h is None for h in known) else (
         np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
     found = rowhash.find_duplicates(merged, hashes=precomputed)
     duplicated = found.duplicated
+    picks = found.kept_in_order()
     if duplicated.any():
         files_of, counts = np.unique(owners[duplicated], return_counts=True)
         for i, count in zip(files_of, counts, strict=True):
             files[int(i)].duplicates_dropped = int(count)
         merged = merged.loc[~duplicated, list(COLUMNS)].reset_index(drop=True)
+        rows = (np.cumsum(~duplicated) - 1)[picks]  # a kept row's place among the kept
     else:
         merged = merged[list(COLUMNS)]
-    return integral_columns(merged), (found.h1, found.h2, found.kept_in_order())
+        rows = picks
+    return integral_columns(merged), (found.h1, found.h2, picks), rows
 
 
 def ingested_line(result: FileResult) -> str:
@@ -143,8 +169,13 @@ def parse_ingested_files(text: str) -> list[dict]:
     return records
 
 
-def write_outputs(result: IngestResult, output_folder: Path) -> None:
-    """Write finaldata.csv, rejected.csv and ingestedfiles.txt, each atomically."""
+def write_outputs(result: IngestResult, output_folder: Path,
+                  on_offsets: Callable[[np.ndarray], None] | None = None) -> None:
+    """Write finaldata.csv, rejected.csv and ingestedfiles.txt, each atomically.
+
+    ``on_offsets``, when given, receives where each row of finaldata.csv begins (bytes), as soon
+    as the rows are written (before they are synced to disk).
+    """
     with atomic_open(output_folder / REJECTED, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=REJECT_COLUMNS)
         writer.writeheader()
@@ -155,7 +186,9 @@ def write_outputs(result: IngestResult, output_folder: Path) -> None:
         if result.data.empty:
             handle.write((",".join(COLUMNS) + "\n").encode("utf-8"))
         else:
-            fastcsv.write_frame(result.data, handle)
+            offsets = fastcsv.write_frame(result.data, handle)
+            if on_offsets is not None:
+                on_offsets(offsets)
     lines = [ingested_line(r) for r in result.files if r.usable]
     with atomic_open(output_folder / INGESTED_FILES, "w", encoding="utf-8") as handle:
         handle.write("".join(line + "\n" for line in lines))

@@ -2,6 +2,10 @@
 
 The cycle records, per input folder, every *.csv entry it handled: size, time and SHA-256 (or
 why it was refused). A file is new when its name or content is; a touched file is not.
+
+The folder's key is the path the config gives it, relative to the config's folder
+(``Settings.input_key``), so a project moved or restored elsewhere finds nothing new. Records
+keyed by the folder's absolute path, as older releases wrote them, are taken over once.
 """
 
 from __future__ import annotations
@@ -36,26 +40,36 @@ def state_path(settings: Settings) -> Path:
     return settings.output_folder / SEEN_FILES
 
 
-def load_state(settings: Settings) -> dict[str, dict]:
-    """The files the last finished cycle saw in this input folder: {name: record}."""
+def _read(settings: Settings) -> dict:
     try:
         state = json.loads(state_path(settings).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    seen = state.get(str(settings.input_folder)) if isinstance(state, dict) else None
+    return state if isinstance(state, dict) else {}
+
+
+def load_state(settings: Settings) -> dict[str, dict]:
+    """The files the last finished cycle saw in this input folder: {name: record}.
+
+    A record under the folder's absolute path (an older release's key) is moved to the
+    folder's key, and the file rewritten, the first time it is read.
+    """
+    state = _read(settings)
+    seen = state.get(settings.input_key)
+    old_key = str(settings.input_folder)
+    if seen is None and old_key != settings.input_key and isinstance(state.get(old_key), dict):
+        seen = state.pop(old_key)
+        state[settings.input_key] = seen
+        atomic_write_text(state_path(settings), json.dumps(state, indent=1, sort_keys=True) + "\n")
     return seen if isinstance(seen, dict) else {}
 
 
 def save_state(settings: Settings, seen: dict[str, dict]) -> None:
     """Record the files of this input folder as handled (atomically, other folders kept)."""
-    path = state_path(settings)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        state = state if isinstance(state, dict) else {}
-    except (OSError, ValueError):
-        state = {}
-    state[str(settings.input_folder)] = seen
-    atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
+    state = _read(settings)
+    state.pop(str(settings.input_folder), None)  # an older release's key for the same folder
+    state[settings.input_key] = seen
+    atomic_write_text(state_path(settings), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def find_changes(settings: Settings, seen: dict[str, dict]) -> Changes:

@@ -172,8 +172,10 @@ def _page_operations(f: ReportFacts, page: Page) -> None:
             rows = [r for r in timings if r["name"] == name]
             ax.plot(times(rows), [r["value"] for r in rows], "o-", ms=4,
                     label=name.removeprefix("seconds_"))
+        how = {"history": " (the stage's last real run)", "rerun": " (run again on a scratch copy)"
+               }.get((f.diagnostics or {}).get("execution_time_source"), "")
         ax.set(ylabel="seconds", ylim=(0, None),
-               title="Seconds per script at each diagnostics run (on a scratch copy)")
+               title=f"Seconds per script at each diagnostics run{how}")
         ax.legend(loc="upper left", fontsize=8)
         time_axis(ax, times(timings))
         page.table(["Script", "Last run (s)", "Median (s)", "Runs"], [

@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipeline.core.names import RISK_SCORES
 from pipeline.core.schema import FEATURES, ID, TARGET
+from pipeline.data.final import latest_records
 
 
 def rank_clients(model, frame: pd.DataFrame) -> pd.DataFrame:
@@ -16,7 +17,11 @@ def rank_clients(model, frame: pd.DataFrame) -> pd.DataFrame:
 
     Each keeps its latest record's columns, with ``probability`` and ``rank`` (1 = highest risk).
     """
-    latest = frame.drop_duplicates(subset=ID, keep="last")
+    return rank_latest(model, latest_records(frame))
+
+
+def rank_latest(model, latest: pd.DataFrame) -> pd.DataFrame:
+    """rank_clients of the latest record of each client (pipeline.data.final.latest_records)."""
     # A client whose latest record says it has left is no one to call: it is not ranked.
     latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
     latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]
