@@ -13,7 +13,7 @@ import pytest
 from app import create_app
 from pipeline.core.config import load_settings
 from pipeline.data.datagen import generate
-from tests.helpers import build_and_deploy, copy_project, write_project
+from tests.helpers import build_and_deploy, copy_project, write_config, write_project
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +26,17 @@ def datasets() -> dict[str, pd.DataFrame]:
 def project(tmp_path: Path, datasets) -> Path:
     """A project folder with the shipped data and both configs, in tmp_path."""
     return write_project(tmp_path, datasets)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path):
+    """Settings of a project with an empty input folder (in/) and nothing else: for ingestion
+    tests that lay out their own files (outputs in out/)."""
+    (tmp_path / "in").mkdir()
+    write_config(tmp_path, input_folder_path="in", output_folder_path="out",
+                 test_data_path="test", output_model_path="models",
+                 prod_deployment_path="deploy")
+    return load_settings(tmp_path / "config.json")
 
 
 @pytest.fixture

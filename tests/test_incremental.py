@@ -8,40 +8,30 @@ import numpy as np
 import pytest
 
 from ingestion import run_ingestion
-from pipeline.core.config import load_settings
 from pipeline.ingest import incremental
-from tests.helpers import NEW, OLD, csv_bytes, outputs, rebuilt, write_config
+from tests.helpers import NEW, OLD, csv_bytes, outputs, rebuilt
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "in").mkdir()
-    write_config(tmp_path, input_folder_path="in", output_folder_path="out",
-                 test_data_path="test", output_model_path="models",
-                 prod_deployment_path="deploy")
-    return load_settings(tmp_path / "config.json")
-
-
-def test_added_files_are_appended_as_a_rebuild_writes_them(project, tmp_path):
-    (project.input_folder / "2024-01.csv").write_bytes(csv_bytes(OLD))
-    assert run_ingestion(project).mode == "rebuild"
-    (project.input_folder / "2024-02.csv").write_bytes(csv_bytes(NEW))
-    (project.input_folder / "2024-03.csv").write_bytes(csv_bytes(["gale,1,1,1,1", OLD[0]]))
-    result = run_ingestion(project)
+def test_added_files_are_appended_as_a_rebuild_writes_them(inputs, tmp_path):
+    (inputs.input_folder / "2024-01.csv").write_bytes(csv_bytes(OLD))
+    assert run_ingestion(inputs).mode == "rebuild"
+    (inputs.input_folder / "2024-02.csv").write_bytes(csv_bytes(NEW))
+    (inputs.input_folder / "2024-03.csv").write_bytes(csv_bytes(["gale,1,1,1,1", OLD[0]]))
+    result = run_ingestion(inputs)
     assert result.mode == "append"
     assert [r.name for r in result.files] == ["2024-02.csv", "2024-03.csv"]
     assert [r.duplicates_dropped for r in result.files] == [3, 1]
     assert result.rows_kept == 3 + 2 + 1
-    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
 
 
 # A new file that sorts first appends too: tests/test_ingestion_order.py.
 @pytest.mark.parametrize("change", ["changed", "vanished", "floats", "cut-short"])
-def test_anything_but_later_additions_rebuilds(project, tmp_path, change):
-    folder = project.input_folder
+def test_anything_but_later_additions_rebuilds(inputs, tmp_path, change):
+    folder = inputs.input_folder
     (folder / "b.csv").write_bytes(csv_bytes(OLD))
     (folder / "c.csv").write_bytes(csv_bytes(["x,1,2,3,0"]))
-    run_ingestion(project)
+    run_ingestion(inputs)
     if change == "changed":
         (folder / "b.csv").write_bytes(csv_bytes(OLD[:2]))
     elif change == "vanished":
@@ -50,41 +40,41 @@ def test_anything_but_later_additions_rebuilds(project, tmp_path, change):
         (folder / "d.csv").write_bytes(csv_bytes(["half,1.5,2,3,0"]))
     else:  # a run killed while appending left finaldata.csv longer than recorded
         (folder / "d.csv").write_bytes(csv_bytes(NEW))
-        with open(project.output_folder / "finaldata.csv", "ab") as handle:
+        with open(inputs.output_folder / "finaldata.csv", "ab") as handle:
             handle.write(b"dune,4,")
-    assert run_ingestion(project).mode == "rebuild"
-    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+    assert run_ingestion(inputs).mode == "rebuild"
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
 
 
-def test_a_touched_file_is_not_a_change(project, tmp_path):
-    (project.input_folder / "a.csv").write_bytes(csv_bytes(OLD))
-    run_ingestion(project)
-    os.utime(project.input_folder / "a.csv", (1, 1))
-    (project.input_folder / "b.csv").write_bytes(csv_bytes(NEW))
-    assert run_ingestion(project).mode == "append"
-    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
-    (project.input_folder / "c.csv").write_bytes(csv_bytes(["gale,1,1,1,1"]))
-    assert run_ingestion(project).mode == "append"  # the new time was recorded
+def test_a_touched_file_is_not_a_change(inputs, tmp_path):
+    (inputs.input_folder / "a.csv").write_bytes(csv_bytes(OLD))
+    run_ingestion(inputs)
+    os.utime(inputs.input_folder / "a.csv", (1, 1))
+    (inputs.input_folder / "b.csv").write_bytes(csv_bytes(NEW))
+    assert run_ingestion(inputs).mode == "append"
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
+    (inputs.input_folder / "c.csv").write_bytes(csv_bytes(["gale,1,1,1,1"]))
+    assert run_ingestion(inputs).mode == "append"  # the new time was recorded
 
 
-def test_many_appends_keep_the_index_small_and_exact(project, tmp_path):
-    (project.input_folder / "f000.csv").write_bytes(
+def test_many_appends_keep_the_index_small_and_exact(inputs, tmp_path):
+    (inputs.input_folder / "f000.csv").write_bytes(
         csv_bytes([f"c{i},{i},{i},1,0" for i in range(200)]))
-    run_ingestion(project)
+    run_ingestion(inputs)
     for n in range(1, 25):
         rows = [f"c{i},{i},{i},1,0" for i in range(n * 10, n * 10 + 30)]  # overlapping
-        (project.input_folder / f"f{n:03d}.csv").write_bytes(csv_bytes(rows))
-        assert run_ingestion(project).mode == "append"
-    state = incremental._load(project)
+        (inputs.input_folder / f"f{n:03d}.csv").write_bytes(csv_bytes(rows))
+        assert run_ingestion(inputs).mode == "append"
+    state = incremental._load(inputs)
     assert len(state["segments"]) <= 6
-    assert outputs(project.output_folder) == rebuilt(project, tmp_path)
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
 
 
-def test_a_line_of_blank_cells_is_blank_in_a_plain_file_too(project):
+def test_a_line_of_blank_cells_is_blank_in_a_plain_file_too(inputs):
     # Vertical tabs are whitespace to str.strip: the general parser sees a blank line.
     rows = ["acme,10,120,50,0", "\x0b,\x0b,\x0b,\x0b,\x0b", "bolt,3,40,12,1"]
-    (project.input_folder / "a.csv").write_bytes(csv_bytes(rows))
-    result = run_ingestion(project)
+    (inputs.input_folder / "a.csv").write_bytes(csv_bytes(rows))
+    result = run_ingestion(inputs)
     assert (result.rows_kept, result.rejects) == (2, [])
     assert result.files[0].rows_read == 2
 
