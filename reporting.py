@@ -29,7 +29,7 @@ from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_r
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.pdf import new_figure
-from pipeline.report.risk import rank_latest, read_risk_list
+from pipeline.report.risk import rank_latest, read_risk_list, write_risk_list
 
 __all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
            "read_risk_list", "score_clients"]
@@ -101,8 +101,7 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     frame = pd.concat([ranked[[ID, "probability", "rank", *FEATURES]],
                        explained[list(EXPLANATION_COLUMNS)]], axis=1)
     path = settings.model_folder / RISK_SCORES
-    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-        frame.to_csv(handle, index=False, lineterminator="\n")
+    write_risk_list(frame, path)
     logger.info("%d clients ranked by model version %d -> %s", len(frame), version, path)
     return frame
 

@@ -26,6 +26,7 @@ from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import save_model
 from pipeline.core.names import FINAL_DATA, INGESTED_FILES, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
+from pipeline.data.final import read_final_data
 from pipeline.ingest.merge import parse_ingested_files
 from pipeline.model.selection import Selection, fit_selected, select_model
 
@@ -38,7 +39,7 @@ CV_METRICS = ("log_loss", "roc_auc", "brier", "f1")
 def read_training_data(path: Path) -> pd.DataFrame:
     """The ingested data: the feature columns and the target."""
     try:
-        frame = pd.read_csv(path, usecols=[*FEATURES, TARGET])
+        frame = read_final_data(path, [*FEATURES, TARGET])
     except FileNotFoundError:
         raise FileNotFoundError(f"no ingested data at {path}: run ingestion.py first") from None
     except ValueError as exc:

@@ -138,3 +138,69 @@ def test_training_records_the_table_in_provenance_and_history(deployed):
     names = {m["name"] for m in metrics}
     assert {f"cv_{m}_log_loss" for m in CANDIDATES} <= names and "threshold" in names
     assert json.loads(metrics[0]["detail"])["chosen"] == selection["chosen"]
+
+
+@pytest.mark.parametrize("rows, ties, one_class", [(7, False, False), (2_000, True, False),
+                                                   (50_000, False, False), (300, True, True)])
+def test_the_scores_are_scikit_learns(rows, ties, one_class):
+    """The evaluation computes its scores with numpy: they must be scikit-learn's numbers."""
+    from sklearn.metrics import (
+        brier_score_loss,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    from pipeline.model.evaluate import roc_auc
+
+    rng = np.random.default_rng(rows)
+    truth = np.zeros(rows, dtype=int) if one_class else rng.integers(0, 2, rows)
+    if not one_class:
+        truth[:2] = (0, 1)  # both classes, however few the rows
+    probability = rng.random(rows)
+    if ties:
+        probability = np.round(probability, 1)
+    frame = pd.DataFrame(rng.integers(0, 50, size=(rows, 3)), columns=list(FEATURES))
+    frame[TARGET] = truth
+
+    class Fixed:  # a model whose outputs are the numbers above
+        def predict_proba(self, x):
+            return np.column_stack([1 - probability, probability])
+
+        def predict(self, x):
+            return (probability >= 0.5).astype(int)
+
+    scores = score_model(Fixed(), frame)
+    predicted = (probability >= 0.5).astype(int)
+    assert scores["f1"] == pytest.approx(f1_score(truth, predicted, zero_division=0))
+    assert scores["precision"] == pytest.approx(precision_score(truth, predicted,
+                                                                zero_division=0))
+    assert scores["recall"] == pytest.approx(recall_score(truth, predicted, zero_division=0))
+    assert scores["brier"] == pytest.approx(brier_score_loss(truth, probability, labels=[0, 1]))
+    tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
+    assert (scores["tn"], scores["fp"], scores["fn"], scores["tp"]) == (tn, fp, fn, tp)
+    if one_class:
+        assert scores["roc_auc"] is None and roc_auc(truth == 1, probability) is None
+    else:
+        assert scores["roc_auc"] == pytest.approx(roc_auc_score(truth, probability), abs=1e-12)
+
+
+def test_the_warm_started_fit_ends_where_a_cold_one_does():
+    """The final logistic regression starts from its fit on the compared rows; it must reach
+    the optimum a fit from scratch reaches, on every row."""
+    from pipeline.model.candidates import build_candidate, final_classifier, with_threshold
+    from pipeline.model.selection import fit_selected
+
+    data = linear_in_logs(30_000, seed=13)
+    selection = select_model(data, DEFAULT_MODEL, cap=3_000)
+    assert selection.fitted is not None
+    warm = fit_selected(data, selection, DEFAULT_MODEL)
+    cold = with_threshold(build_candidate(selection.chosen, DEFAULT_MODEL),
+                          selection.threshold).fit(data[list(FEATURES)], data[TARGET])
+    assert final_classifier(warm).coef_ == pytest.approx(final_classifier(cold).coef_, abs=1e-3)
+    p_warm = warm.predict_proba(data[list(FEATURES)])[:, 1]
+    p_cold = cold.predict_proba(data[list(FEATURES)])[:, 1]
+    assert np.abs(p_warm - p_cold).max() < 1e-3
+    assert decision_threshold(warm) == decision_threshold(cold) == selection.threshold

