@@ -147,18 +147,20 @@ def frame_from_file(path: Path) -> pd.DataFrame:
     return result.frame
 
 
+BODY_KEYS = ("filepath", "records", "dataframe_records", "dataframe_split")
+
+
 def frame_from_json(body: object, root: Path, folders: Iterable[Path]) -> pd.DataFrame:
-    """Features of any accepted JSON body."""
+    """Features of any accepted JSON body: exactly one of BODY_KEYS (two would be ambiguous)."""
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object")
-    if "filepath" in body:
+    given = [key for key in BODY_KEYS if key in body]
+    if len(given) != 1:
+        raise BadRequest(f"the JSON body needs exactly one of: {', '.join(BODY_KEYS)}"
+                         + (f" (it has {', '.join(given)})" if given else ""))
+    key = given[0]
+    if key == "filepath":
         return frame_from_file(resolve_data_file(body["filepath"], root, folders))
-    if "records" in body:
-        return frame_from_records(body["records"])
-    if "dataframe_records" in body:
-        return frame_from_records(body["dataframe_records"])
-    if "dataframe_split" in body:
+    if key == "dataframe_split":
         return frame_from_split(body["dataframe_split"])
-    raise BadRequest("the JSON body needs one of: filepath, records, dataframe_records, "
-                     "dataframe_split")
-
+    return frame_from_records(body[key])
