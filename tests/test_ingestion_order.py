@@ -115,3 +115,29 @@ def test_many_appends_of_files_named_in_any_order_equal_one_rebuild(inputs):
     assert _names(inputs) == names
     appended = outputs(inputs.output_folder)
     assert rebuilt_in_place(inputs) == appended
+
+
+def test_another_folder_ingesting_into_the_same_output_folder_keeps_this_folders_order(inputs):
+    """The course's practice and production configs share ingesteddata/: the practice
+    ingestion in between must not turn production's latest record back into an older one."""
+    from pipeline.core.config import load_settings
+    from pipeline.data.final import latest_records, read_final_data
+    from tests.helpers import write_config
+
+    (inputs.input_folder / "dataset4.csv").write_bytes(csv_bytes(["acme,10,120,50,0"]))
+    assert run_ingestion(inputs).mode == "rebuild"
+    (inputs.input_folder / "2026-11.csv").write_bytes(csv_bytes(["acme,2,120,50,1"]))
+    assert run_ingestion(inputs).mode == "append"
+    appended = outputs(inputs.output_folder)
+    practice_folder = inputs.root / "practice"
+    practice_folder.mkdir()
+    (practice_folder / "dataset1.csv").write_bytes(csv_bytes(OLD))
+    practice = load_settings(write_config(
+        inputs.root, "config.practice.json", input_folder_path="practice",
+        output_folder_path="out", test_data_path="test", output_model_path="models",
+        prod_deployment_path="deploy"))
+    assert run_ingestion(practice).mode == "rebuild"  # its outputs replace production's
+    assert run_ingestion(inputs).mode == "rebuild"  # and production rebuilds, in its order
+    assert outputs(inputs.output_folder) == appended
+    latest = latest_records(read_final_data(inputs.output_folder / "finaldata.csv"))
+    assert latest.set_index("corporation").loc["acme", "exited"] == 1  # the newest record

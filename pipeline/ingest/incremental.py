@@ -49,20 +49,32 @@ logger = logging.getLogger("ingestion")
 
 def forget(settings: Settings) -> list[str]:
     """Make the state unusable for appending (a rebuild is about to replace the outputs), keeping
-    the order in which the files were ingested; returns that order (names)."""
+    the order in which this input folder's files were ingested; returns that order (names)."""
     path = settings.output_folder / INGEST_STATE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
+        orders = _orders(state)
         files = state["files"] if _ours(settings, state) else {}
-        order = [str(name) for name in files]
+        order = [str(name) for name in files] or orders.get(settings.input_key, [])
     except FileNotFoundError:
         return []
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         return []
-    _save(settings, {"files": files})  # no sizes, no segments: nothing appends to it
+    _save(settings, {"files": {}}, order)  # no files, no sizes: nothing appends to it
     return order
+
+
+def _orders(state: dict) -> dict[str, list[str]]:
+    """The ingestion order of every input folder that has written to this output folder.
+
+    Two configs may share an output folder (the course's practice and production do): each
+    folder's order is kept under its own key, so one config's rebuild never loses the other's.
+    """
+    orders = state.get("orders") if isinstance(state, dict) else None
+    return {str(k): [str(n) for n in v] for k, v in orders.items() if isinstance(v, list)} \
+        if isinstance(orders, dict) else {}
 
 
 def _ours(settings: Settings, state: dict) -> bool:
@@ -118,9 +130,17 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
     })
 
 
-def _save(settings: Settings, state: dict) -> None:
-    state["input_folder"] = settings.input_key
-    atomic_write_text(settings.output_folder / INGEST_STATE, json.dumps(state, indent=1) + "\n")
+def _save(settings: Settings, state: dict, order: list[str] | None = None) -> None:
+    """Write the state of this input folder, keeping the other folders' ingestion orders; this
+    folder's order is ``order`` when given, else the state's files in theirs."""
+    path = settings.output_folder / INGEST_STATE
+    try:
+        orders = _orders(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        orders = {}
+    orders[settings.input_key] = list(order) if order is not None else list(state["files"])
+    state.update(input_folder=settings.input_key, orders=orders)
+    atomic_write_text(path, json.dumps(state, indent=1) + "\n")
 
 
 def _load(settings: Settings) -> dict | None:
