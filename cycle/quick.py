@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from pipeline.core.names import (
+    CONFIGS_KEY,
     CURRENT,
     LOCK_FILE,
     MANIFEST,
@@ -63,6 +64,10 @@ def quick_paths(config_path: str) -> dict[str, str]:
     paths["input_key"] = os.path.normpath(paths["input_folder_path"]) \
         if os.path.isabs(os.path.expanduser(configured)) \
         else os.path.normpath(configured).replace(os.sep, "/")
+    paths["config"] = os.path.realpath(os.path.expanduser(config_path))
+    # As pipeline.monitor.changes.config_key: relative to the output folder's real place.
+    paths["config_key"] = os.path.relpath(paths["config"],
+                                          os.path.realpath(paths["output_folder_path"]))
     return paths
 
 
@@ -107,9 +112,14 @@ def nothing_new(paths: dict[str, str]) -> bool:
     folder = os.path.abspath(paths["input_folder_path"])
     try:
         with open(os.path.join(paths["output_folder_path"], SEEN_FILES), encoding="utf-8") as fh:
-            seen = json.load(fh).get(paths["input_key"])
+            state = json.load(fh)
+        seen = state.get(paths["input_key"])
+        stat = os.stat(paths["config"])
+        checked = state.get(CONFIGS_KEY, {}).get(paths["config_key"])
     except (OSError, ValueError, AttributeError):
         return False
+    if checked != [stat.st_size, stat.st_mtime_ns]:
+        return False  # a config no full cycle has checked: the full cycle loads it (and says)
     # Records under an older release's key (the absolute path) are left to the full cycle,
     # which takes them over: "maybe" here.
     return isinstance(seen, dict) and folder_unchanged(folder, seen)

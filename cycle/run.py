@@ -13,7 +13,7 @@ from cycle.quick import acquire_lock, deployed_model_sha, outputs_current
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.errors import CycleError
-from pipeline.monitor.changes import find_changes, load_state, save_state
+from pipeline.monitor.changes import config_recorded, find_changes, load_state, save_state
 
 logger = logging.getLogger("fullprocess")
 
@@ -40,7 +40,9 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
         deployed = None
     if deployed is not None and not changes.any:
         _check_deployed_model(settings, deployed)
-        if changes.seen != before:  # touched but unchanged files: remember their new times
+        # Touched but unchanged files: remember their new times; an edited config: that it is
+        # a valid one (the quick path relies on it).
+        if changes.seen != before or not config_recorded(settings):
             save_state(settings, changes.seen)
         if outputs_current(str(settings.model_folder), deployed.manifest["model_sha256"]):
             logger.info("decision: nothing new in %s", settings.input_folder)

@@ -100,6 +100,22 @@ def test_a_repeated_cycle_does_nothing_and_takes_the_quick_path(cycle_project):
     assert current_deployment(cycle_project / "production_deployment").version == 1
 
 
+def test_a_config_edited_into_a_wrong_one_fails_at_the_next_cycle(cycle_project):
+    """The quick path never loads the config: it must not say "nothing new" for one that no
+    full cycle has checked, or cron would hide the error until new data came."""
+    cycle(cycle_project, "config.json", "--no-api")
+    assert "nothing new" in cycle(cycle_project, "config.json", "--no-api").stdout
+    config = cycle_project / "config.json"
+    raw = json.loads(config.read_text())
+    config.write_text(json.dumps({**raw, "data_drift_decides": "false"}))
+    failed = cycle(cycle_project, "config.json", "--no-api", check=False)
+    assert failed.returncode == 1 and "data_drift_decides" in failed.stderr
+    config.write_text(json.dumps({**raw, "data_drift_decides": False}))  # fixed: valid again
+    assert not _quick(_settings(cycle_project))  # not checked yet: the full cycle answers
+    assert "nothing new" in cycle(cycle_project, "config.json", "--no-api").stdout
+    assert _quick(_settings(cycle_project))  # checked: the quick path answers again
+
+
 def _settings(project):
     return load_settings(project / "config.json")
 

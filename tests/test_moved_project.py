@@ -67,7 +67,8 @@ def test_a_moved_project_finds_nothing_new(deployed_project, tmp_path, how):
     assert _counts(moved) == before  # no ingestion, no scoring, no deployment, no run
     assert current_deployment(moved / "production_deployment").version == 2
     keys = json.loads((moved / SEEN).read_text(encoding="utf-8"))
-    assert sorted(keys) == ["practicedata", "sourcedata"]
+    assert sorted(keys) == ["configs/", "practicedata", "sourcedata"]
+    assert sorted(keys["configs/"]) == ["../config.json", "../config.practice.json"]
 
 
 def test_ingestion_in_a_moved_project_appends(deployed_project, tmp_path, datasets):
@@ -96,7 +97,7 @@ def test_records_under_an_absolute_key_are_taken_over_once(deployed_project):
     assert run_cycle(settings, call_api=False).startswith("nothing new")
     assert _counts(deployed_project) == before
     assert sorted(json.loads(seen_path.read_text(encoding="utf-8"))) == [
-        "practicedata", "sourcedata"]
+        "configs/", "practicedata", "sourcedata"]
     assert _quick(deployed_project)
     (deployed_project / "sourcedata" / "more.csv").write_text(
         "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"

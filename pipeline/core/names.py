@@ -11,6 +11,12 @@ INGESTED_FILES = "ingestedfiles.txt"  # one ingested file per line: counts and S
 INGEST_STATE = "finaldata.state.json"  # what the next ingestion needs to append
 ROW_INDEX = "finaldata.rowindex"  # 128-bit hashes of finaldata.csv's rows, in sorted runs
 SEEN_FILES = "seenfiles.json"  # the input files the last finished cycle handled
+# In seenfiles.json, each config file a full cycle has loaded (and so checked), by its path
+# relative to the output folder: [size, mtime_ns]. The cron quick path says "nothing new" only
+# for a config recorded there, so a config edited into a wrong one fails at the next cycle, not
+# when new data comes. The trailing slash keeps the key apart from the input folders' keys,
+# which are normalised paths.
+CONFIGS_KEY = "configs/"
 
 # In the model folder (training, scoring, diagnostics, reporting, apicalls) --------------------
 MODEL_FILE = "trainedmodel.pkl"

@@ -11,13 +11,14 @@ keyed by the folder's absolute path, as older releases wrote them, are taken ove
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.config import Settings
 from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
-from pipeline.core.names import SEEN_FILES
+from pipeline.core.names import CONFIGS_KEY, SEEN_FILES
 from pipeline.ingest.inputs import InputFile, compare_folder, scan_input_folder
 
 
@@ -64,11 +65,37 @@ def load_state(settings: Settings) -> dict[str, dict]:
     return seen if isinstance(seen, dict) else {}
 
 
+def config_key(settings: Settings) -> str:
+    """The config file as seenfiles.json names it: relative to the output folder's real place,
+    so that a project moved whole keeps it (cycle.quick computes it the same way)."""
+    return os.path.relpath(settings.config_path, os.path.realpath(settings.output_folder))
+
+
+def config_stamp(settings: Settings) -> list[int]:
+    """[size, mtime_ns] of the config file."""
+    stat = settings.config_path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def config_recorded(settings: Settings) -> bool:
+    """True when the config file, as it is now, was loaded by a cycle that saved the state."""
+    configs = _read(settings).get(CONFIGS_KEY)
+    try:
+        return isinstance(configs, dict) and \
+            configs.get(config_key(settings)) == config_stamp(settings)
+    except OSError:
+        return False
+
+
 def save_state(settings: Settings, seen: dict[str, dict]) -> None:
-    """Record the files of this input folder as handled (atomically, other folders kept)."""
+    """Record the files of this input folder as handled, and the config as checked
+    (atomically, other folders and configs kept)."""
     state = _read(settings)
     state.pop(str(settings.input_folder), None)  # an older release's key for the same folder
     state[settings.input_key] = seen
+    configs = state.get(CONFIGS_KEY) if isinstance(state.get(CONFIGS_KEY), dict) else {}
+    configs[config_key(settings)] = config_stamp(settings)
+    state[CONFIGS_KEY] = configs
     atomic_write_text(state_path(settings), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
