@@ -297,7 +297,7 @@ def _predictions_summary(settings: Settings) -> dict:
             "rows": len(predicted), "predicted_exited": sum(predicted)}
 
 
-def run_diagnostics(settings: Settings, measure_time: bool | str = True,
+def run_diagnostics(settings: Settings, measure_time: bool | str = "history",
                     check_packages: bool = True, fetch: Fetcher | None = None) -> dict:
     """Run every diagnostic, record the figures in the history and write diagnostics.json.
 

@@ -266,8 +266,9 @@ def _evidence(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
     past = [r["f1"] for r in history.query(
         "SELECT f1 FROM scores WHERE model_sha256 = ? AND purpose IN ('test', 'drift') "
         "AND f1 IS NOT NULL ORDER BY time", (sha,))]
-    record_score(history, run_id, "drift", scores, model_sha256=sha,
-                 model_version=deployed.version, data=",".join(sorted(names)))
+    if exits:  # F1 says nothing of rows where nobody left: no score for the F1 tests' history
+        record_score(history, run_id, "drift", scores, model_sha256=sha,
+                     model_version=deployed.version, data=",".join(sorted(names)))
     data_alert = _record_data_drift(deployed, rows, history, run_id)
     return Evidence(rows=len(rows), exits=exits, new_score=scores["f1"],
                     deployed_score=deployed.score, past_scores=tuple(past),

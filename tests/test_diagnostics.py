@@ -237,7 +237,8 @@ def test_run_diagnostics_records_everything_and_caches_it(deployed, monkeypatch)
     monkeypatch.setattr(diagnostics, "execution_time",
                         lambda settings: {"ingestion": 0.5, "training": 1.5, "scoring": 0.25})
     assert latest_diagnostics(deployed.model_folder) is None
-    results = run_diagnostics(deployed, fetch=Index({"pandas": "3.1.1", "numpy": "99.0"}))
+    results = run_diagnostics(deployed, measure_time="rerun",
+                              fetch=Index({"pandas": "3.1.1", "numpy": "99.0"}))
 
     assert results["model_version"] == 1
     assert results["predictions"]["rows"] == len(pd.read_csv(deployed.test_file))

@@ -221,9 +221,11 @@ def test_the_loss_test_judges_rows_where_nobody_left(production, datasets):
     batch.to_csv(production.input_folder / "stayers.csv", index=False)
     summary = run_cycle(production, call_api=False)
     assert summary.startswith(("no drift (log-loss ", "loss drift: "))
-    tested = History(production.history_db).query(
-        "SELECT value FROM metrics WHERE stage = 'drift' AND name = 'p_value'")
+    history = History(production.history_db)
+    tested = history.query("SELECT value FROM metrics WHERE stage = 'drift' AND name = 'p_value'")
     assert len(tested) == 1 and 0 <= tested[0]["value"] <= 1
+    # ... and no F1 of 0 joins the score history the F1 tests judge by.
+    assert history.query("SELECT * FROM scores WHERE purpose = 'drift'") == []
 
 
 def test_refused_entries_do_not_make_every_cycle_work(production):

@@ -204,3 +204,15 @@ def test_the_warm_started_fit_ends_where_a_cold_one_does():
     p_cold = cold.predict_proba(data[list(FEATURES)])[:, 1]
     assert np.abs(p_warm - p_cold).max() < 1e-3
     assert decision_threshold(warm) == decision_threshold(cold) == selection.threshold
+
+
+def test_a_rare_class_keeps_rows_in_the_subsample_and_an_absent_one_is_no_fold():
+    from pipeline.model.selection import _folds, _subsample
+
+    data = linear_in_counts(100_000, seed=14)
+    data[TARGET] = 0
+    data.loc[data.index[:30], TARGET] = 1  # 30 exits in 100,000 rows
+    sample = _subsample(data, cap=1_000, seed=0)
+    assert 10 <= sample[TARGET].sum() <= 30 and len(sample) <= 1_010
+    assert _folds(sample[TARGET], 5) == 5
+    assert _folds(pd.Series([0] * 50), 5) == 0  # nobody left: nothing to stratify

@@ -92,14 +92,16 @@ def _subsample(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
     exited = frame[TARGET].to_numpy() == 1
     picks = []
     for members in (np.flatnonzero(exited), np.flatnonzero(~exited)):
-        share = round(cap * len(members) / len(frame))
+        # Every class keeps a few rows however rare it is, so the folds can still be stratified.
+        share = min(len(members), max(round(cap * len(members) / len(frame)), 10))
         picks.append(members[rng.choice(len(members), size=share, replace=False)])
     return frame.iloc[np.sort(np.concatenate(picks))]
 
 
 def _folds(y: pd.Series, wanted: int) -> int:
     """As many folds as asked, but never more than the rarer class has rows."""
-    return max(0, min(wanted, int(y.value_counts().min())))
+    counts = y.value_counts().reindex([0, 1], fill_value=0)  # a class absent counts 0
+    return max(0, min(wanted, int(counts.min())))
 
 
 def _summary(scores: dict, name: str, folds: int) -> dict:
