@@ -118,10 +118,14 @@ def test_every_recorded_decision_shows_whatever_figures_it_has(own_story):
         "used": "welch", "drift": True, "threshold": 0.05, "alpha": 0.01})
     run2 = history.start_run("fullprocess", "config.json")
     history.record_metrics(run2, "drift", {"new_rows": 7, "new_exits": 0, "tested": 0})
-    history.insert("metrics", {"run_id": None, "time": "2030-01-01T00:00:00+00:00",
+    run3 = history.start_run("fullprocess", "config.json")
+    history.insert("metrics", {"run_id": run3, "time": "2030-01-01T00:00:00+00:00",
                                "stage": "drift", "name": "odd", "value": None,
                                "detail": "not json {"})
+    other = history.start_run("fullprocess", "config.practice.json")  # another config's
+    history.record_metrics(other, "drift", {"drift": 1}, {"test": "practice-only-test"})
     html = page(create_app(own_story.config_path).test_client(), "/")
+    assert "practice-only-test" not in html
     for text in ("welch", "statistic", "3.2", "p-value", "0.0004", "effect size: cohen d",
                  "0.61", "alpha", "not tested: too little new data", "new rows", "odd"):
         assert text in html, text

@@ -10,19 +10,12 @@ import pandas as pd
 from pipeline.core.files import atomic_open
 from pipeline.core.names import RISK_SCORES
 from pipeline.core.schema import FEATURES, ID, TARGET
-from pipeline.data.final import latest_records
-
-
-def rank_clients(model, frame: pd.DataFrame) -> pd.DataFrame:
-    """The clients still with the company (latest record not exited), riskiest first.
-
-    Each keeps its latest record's columns, with ``probability`` and ``rank`` (1 = highest risk).
-    """
-    return rank_latest(model, latest_records(frame))
 
 
 def rank_latest(model, latest: pd.DataFrame) -> pd.DataFrame:
-    """rank_clients of the latest record of each client (pipeline.data.final.latest_records)."""
+    """The clients still with the company, riskiest first, from the latest record of each
+    (pipeline.data.final.latest_records): those whose latest record has not exited, each with
+    ``probability`` and ``rank`` (1 = highest risk)."""
     # A client whose latest record says it has left is no one to call: it is not ranked.
     latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
     latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,7 @@ from pipeline.core.history import History
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import (
     CONFUSION_MATRIX,
-    CURRENT,
     DIAGNOSTICS_FILE,
-    MANIFEST,
     OUTPUTS_FILE,
     REJECTED,
     REPORT,
@@ -38,14 +35,12 @@ class HistoryFacts:
     """What the history database says about deployments, scores and decisions."""
 
     deployments: list[dict] = field(default_factory=list)
-    scores: list[dict] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     data_drift: list[FeatureDrift] = field(default_factory=list)
     data_drift_time: str | None = None
     ingestion: dict | None = None
     ingestion_summary: dict = field(default_factory=dict)
     ingested_files: list[dict] = field(default_factory=list)
-    runs: dict[int, dict] = field(default_factory=dict)
 
 
 def history_stamp(state: ApiState) -> tuple:
@@ -55,22 +50,23 @@ def history_stamp(state: ApiState) -> tuple:
 
 
 def read_history(history: History, config_name: str) -> HistoryFacts:
-    """Every deployment, scoring and drift decision; the latest data drift and ingestion."""
+    """Every deployment; this config's drift decisions, latest data drift and ingestion."""
     facts = HistoryFacts()
     if not history.path.exists():
         return facts
     facts.deployments = history.query(
         "SELECT d.*, r.summary, r.config FROM deployments d LEFT JOIN runs r ON r.id = d.run_id "
         "ORDER BY d.time, d.rowid")
-    facts.scores = history.query(
-        "SELECT time, purpose, model_version, model_sha256, data, rows, f1, precision, recall, "
-        "roc_auc FROM scores ORDER BY time, rowid")
+    # Decisions and data drift of this config only: another config (the practice one) may
+    # share the history file, and its data is not this page's. Deployments are all shown: they
+    # are the deployment folder's, which configs share.
     facts.decisions = group_decisions(history.query(
         "SELECT m.run_id, m.time, m.name, m.value, m.detail, r.config, r.summary "
-        "FROM metrics m LEFT JOIN runs r ON r.id = m.run_id WHERE m.stage = 'drift' "
-        "ORDER BY m.time, m.rowid"))
-    latest = history.query("SELECT run_id, time FROM metrics WHERE stage = 'data_drift' "
-                           "ORDER BY time DESC, rowid DESC LIMIT 1")
+        "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.stage = 'drift' "
+        "AND r.config = ? ORDER BY m.time, m.rowid", (config_name,)))
+    latest = history.query("SELECT m.run_id, m.time FROM metrics m JOIN runs r ON "
+                           "r.id = m.run_id WHERE m.stage = 'data_drift' AND r.config = ? "
+                           "ORDER BY m.time DESC, m.rowid DESC LIMIT 1", (config_name,))
     if latest:
         facts.data_drift_time = latest[0]["time"]
         rows = history.query("SELECT name, value, detail FROM metrics WHERE stage = 'data_drift' "
@@ -194,13 +190,3 @@ def cause_of(version: int | None, facts: HistoryFacts) -> tuple[dict | None, lis
     if row.get("run_id") is None:
         return row, []
     return row, [d for d in facts.decisions if d.run_id == row["run_id"]]
-
-
-def deployment_stamp(state: ApiState) -> tuple:
-    """Where ``current`` points and its manifest's fingerprint."""
-    folder = state.settings.deployment_folder
-    try:
-        target = os.readlink(folder / CURRENT)
-    except OSError:
-        target = None
-    return (target, *state.cache.stamp(folder / CURRENT / MANIFEST))

@@ -25,7 +25,7 @@ from pipeline.api.state import ApiState
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import FINAL_DATA, RISK_SCORES, SAMPLE_FILE, VERSIONS
-from pipeline.core.schema import FEATURES, ID
+from pipeline.core.schema import ID
 from pipeline.data.final import read_final_data
 from pipeline.report.explain import TOP_CONTRIBUTION, TOP_FACTOR, read_reference
 from pipeline.web.format import feature_label, odds
@@ -252,4 +252,4 @@ def reference_of(state: ApiState, version_folder) -> dict[str, float] | None:
                            load)
 
 
-__all__ = ["COLUMNS", "FEATURES", "PAGE_SIZE", "FinalIndex", "RiskView"]
+__all__ = ["COLUMNS", "PAGE_SIZE", "FinalIndex", "RiskView"]
