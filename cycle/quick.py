@@ -1,8 +1,9 @@
 """The cron quick path: is there anything to do at all? Standard library only.
 
 Almost every cycle finds nothing new, so this path is built to cost about as much as starting
-Python: it imports os, sys, fcntl and json (and the project's file names, which are constants),
-looks at file sizes and modification times, and answers. Any doubt answers "maybe", and the full
+Python: it imports os, errno, fcntl and json, the interpreter's built-in SHA-256 (and the
+project's file names, which are constants), looks at file sizes and modification times, and
+answers. Any doubt answers "maybe", and the full
 cycle (cycle.run) decides with checksums. Its comparison of the input folder is a copy of
 pipeline.ingest.inputs.compare_folder made without checksums; a test checks that they agree.
 """
@@ -88,10 +89,10 @@ def folder_unchanged(folder: str, seen: dict) -> bool:
         if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
             if "refused" not in record:
                 return False
-        else:
+        else:  # a file: as recorded (read, or refused for its name), by size and time
             stat = entry.stat(follow_symlinks=False)
             if record.get("size") != stat.st_size or record.get("mtime_ns") != stat.st_mtime_ns \
-                    or record.get("retry") or "sha256" not in record:
+                    or record.get("retry") or ("sha256" not in record and "refused" not in record):
                 return False
         names.add(entry.name)
     return names == set(seen)

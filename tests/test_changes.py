@@ -44,6 +44,10 @@ CASES = {
     "replaced by a link": (lambda f: ((f / "b.csv").unlink(),
                                       (f / "b.csv").symlink_to(f / "a.csv")), False, False),
     "a folder named *.csv": (lambda f: (f / "d.csv").mkdir(), False, False),
+    # Refused for its name, but a file: recorded by size and time, so the quick path agrees.
+    "an unprintable name, untouched": (lambda f: None, True, True),
+    "an unprintable name, rewritten": (lambda f: (f / "bad\x01.csv").write_text("x\n9\n"),
+                                       False, True),
 }
 
 
@@ -52,6 +56,7 @@ def test_the_quick_copy_agrees_with_the_comparison(tmp_path, case):
     folder = tmp_path / "in"
     _make(folder)
     (folder / "old.csv").symlink_to(folder / "a.csv")  # a refused entry, recorded as such
+    (folder / "bad\x01.csv").write_text("x\n1\n")  # refused for its name, recorded so
     before = compare_folder(scan_input_folder(folder), {}).records
     change, quick_same, full_same = CASES[case]
     change(folder)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-ENTRY_POINTS = {"fullprocess", "app", "wsgi", "apicalls", "tools"}
+ENTRY_POINTS = {"fullprocess", "app", "wsgi", "apicalls", "tools", "bench"}
 STAGES = {"ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"}
 # What each library package may import of the library (besides itself), as its docstring says.
 LIBRARY_RULES = {
@@ -117,6 +117,8 @@ def layer_violations(graph: dict[str, dict[str, int]]) -> list[str]:
                     problems.append(f"{where}: pipeline.{own} may not import pipeline.{other}")
             elif top in STAGES and (target_top in ENTRY_POINTS | {"cycle"}):
                 problems.append(f"{where}: a stage script imports an entry point or the cycle")
+            elif top in STAGES and target_top in STAGES:
+                problems.append(f"{where}: a stage script imports another stage script")
             elif top == "cycle" and target_top in ENTRY_POINTS:
                 problems.append(f"{where}: the cycle imports an entry point")
     return problems
@@ -179,6 +181,9 @@ def test_the_checks_find_a_cycle_and_an_upward_import(tmp_path):
                                  ["training", "pipeline.core.a", "training"])
     assert layer_violations(found) == [
         "pipeline.core.a:2 imports training: the library imports a script or the cycle"]
+    (tmp_path / "scoring.py").write_text("import training\n")
+    assert layer_violations(import_graph(tmp_path))[1:] == [
+        "scoring:1 imports training: a stage script imports another stage script"]
 
 
 COURSE_NAMES = [

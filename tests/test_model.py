@@ -216,3 +216,20 @@ def test_a_rare_class_keeps_rows_in_the_subsample_and_an_absent_one_is_no_fold()
     assert 10 <= sample[TARGET].sum() <= 30 and len(sample) <= 1_010
     assert _folds(sample[TARGET], 5) == 5
     assert _folds(pd.Series([0] * 50), 5) == 0  # nobody left: nothing to stratify
+
+
+def test_the_classes_read_off_the_probabilities_are_the_models_own_predictions():
+    """predict_with_probability runs the model once and reads the classes off the threshold:
+    they must be the fitted pipeline's own predict, warm-started fit and plain fit alike."""
+    from pipeline.model.candidates import build_candidate
+    from pipeline.model.evaluate import predict_with_probability
+
+    data = linear_in_logs(20_000, seed=15)
+    rows = linear_in_logs(20_000, seed=16)[list(FEATURES)]
+    models = [fit_model(data, DEFAULT_MODEL)[0],
+              fit_model(data, {**DEFAULT_MODEL, "family": "boosting"})[0],
+              build_candidate("logistic", DEFAULT_MODEL).fit(data[list(FEATURES)], data[TARGET])]
+    for model in models:
+        predicted, probability = predict_with_probability(model, rows)
+        assert np.array_equal(predicted, model.predict(rows))
+        assert np.array_equal(probability, model.predict_proba(rows)[:, 1])

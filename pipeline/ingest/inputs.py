@@ -1,7 +1,8 @@
 """The input folder: its *.csv entries, and what changed in it since a recorded look.
 
-Standard library only. The cron quick path (cycle/quick.py) keeps its own copy of the comparison
-so that it imports nothing of the project; a test checks that the two agree.
+Standard library only. The cron quick path (cycle/quick.py) keeps its own copy of the comparison,
+without checksums, so that it imports nothing of the project but its file names; a test checks
+that the two agree.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def scan_input_folder(folder: Path) -> list[InputFile]:
                 found.append(InputFile(entry.name, path, 0, 0, "not a regular file"))
             elif safe_name(entry.name) != entry.name:
                 # Such a name cannot be written to ingestedfiles.txt or the history faithfully.
-                found.append(InputFile(entry.name, path, 0, 0,
+                # Its real size and time are kept: the cron quick path compares them.
+                stat = entry.stat(follow_symlinks=False)
+                found.append(InputFile(entry.name, path, stat.st_size, stat.st_mtime_ns,
                                        "file name is not printable UTF-8 text"))
             else:
                 stat = entry.stat(follow_symlinks=False)
