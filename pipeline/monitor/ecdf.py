@@ -77,13 +77,21 @@ def ks_2samp(data1: np.ndarray, data2: np.ndarray):
                            np.result_type(np.asarray(data1).dtype, np.asarray(data2).dtype))
 
 
+class KSResult(NamedTuple):
+    """The fields of scipy's KstestResult (whose class is private to scipy)."""
+
+    statistic: np.float64
+    pvalue: float
+    statistic_location: object
+    statistic_sign: np.int8
+
+
 def _ks_from_counts(counts1: np.ndarray, counts2: np.ndarray, low: int, n1: int, n2: int,
                     dtype):
     """scipy's ks_2samp, evaluated where it evaluates the two empirical distribution functions:
     at every value either sample holds (scipy evaluates at each occurrence; a value's
     occurrences all give the same difference)."""
     from scipy.stats import distributions
-    from scipy.stats._stats_py import KstestResult
 
     cdf1 = np.cumsum(counts1) / n1  # the count of values <= v, over n: scipy's searchsorted
     cdf2 = np.cumsum(counts2) / n2
@@ -108,8 +116,7 @@ def _ks_from_counts(counts1: np.ndarray, counts2: np.ndarray, low: int, n1: int,
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     prob = np.clip(distributions.kstwo.sf(d, np.round(en)), 0, 1)
-    return KstestResult(np.float64(d), prob, statistic_location=np.asarray(where, dtype=dtype)[()],
-                        statistic_sign=np.int8(sign))
+    return KSResult(np.float64(d), prob, np.asarray(where, dtype=dtype)[()], np.int8(sign))
 
 
 def bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""What a report shows, gathered once by reporting.py and handed to the pages."""
+"""What a report's pages share, gathered once by reporting.py (the deployment, its evaluation,
+the data and its ranking, the diagnostics); each page reads its own part of the history."""
 
 from __future__ import annotations
 
