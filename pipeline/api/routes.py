@@ -163,28 +163,32 @@ def scoring():
     return jsonify(state.cache.get("scoring", key, compute))
 
 
-def _final_data_path():
-    path = api_state().settings.output_folder / FINAL_DATA
+def _final_data_figures() -> tuple[dict, dict]:
+    """(summary statistics, missing fractions) of finaldata.csv: one read serves both, once per
+    version of the file (the rows themselves are not kept: at ten million, a gigabyte)."""
+    state = api_state()
+    path = state.settings.output_folder / FINAL_DATA
     if not path.is_file():
         abort(503, description="no ingested data yet: run ingestion.py")
-    return path
+
+    def compute() -> tuple[dict, dict]:
+        frame = read_final_data(path)
+        return summarize_columns(frame), missing_fractions(frame)
+
+    return state.cache.get("final", state.cache.stamp(path), compute)
 
 
 @api.get("/summarystats")
 def summarystats():
     """Summary statistics of each numeric column of finaldata.csv."""
-    cache, path = api_state().cache, _final_data_path()
-    return jsonify(cache.get("summary", cache.stamp(path),
-                             lambda: summarize_columns(read_final_data(path))))
+    return jsonify(_final_data_figures()[0])
 
 
 @api.get("/diagnostics")
 def diagnostics():
     """Missing data now, and the timings and dependency check diagnostics.py recorded."""
     state = api_state()
-    path = _final_data_path()
-    missing = state.cache.get("missing", state.cache.stamp(path),
-                              lambda: missing_fractions(read_final_data(path)))
+    missing = _final_data_figures()[1]
     try:
         deployed = state.models.get()[1]
     except ModelIntegrityError:
