@@ -12,10 +12,8 @@ import requests
 
 import diagnostics
 from diagnostics import (
-    PYPI_URL,
     dataframe_summary,
     execution_time,
-    fetch_json,
     missing_data,
     model_predictions,
     model_probabilities,
@@ -28,7 +26,7 @@ from pipeline.core.deployed import NoDeployment, load_deployed_model
 from pipeline.core.files import sha256_file
 from pipeline.core.history import History
 from pipeline.core.outputs import latest_diagnostics
-from pipeline.core.packages import is_outdated
+from pipeline.core.packages import PYPI_URL, fetch_json, is_outdated
 from pipeline.model.candidates import decision_threshold
 
 FINAL_HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"

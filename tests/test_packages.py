@@ -161,12 +161,12 @@ def test_the_fetcher_asks_for_pep_691_json_and_reads_an_html_index(monkeypatch):
         return Response("text/html; charset=utf-8", page)
 
     monkeypatch.setattr(requests, "get", fake_get)
-    document = diagnostics.fetch_json("https://old.example/simple/a/", 2.0)
+    document = packages.fetch_json("https://old.example/simple/a/", 2.0)
     assert seen["accept"].startswith("application/vnd.pypi.simple.v1+json")
     assert seen["timeout"] == 2.0
     assert document == {"files": [{"filename": "a-1.0.tar.gz", "yanked": False},
                                   {"filename": "a-2.0.tar.gz", "yanked": True}]}
-    assert diagnostics.latest_from_simple(document, "a") == "1.0"
+    assert packages.latest_from_simple(document, "a") == "1.0"
 
 
 def test_an_index_with_an_unusable_address_is_given_up_at_once(settings, monkeypatch):

@@ -12,6 +12,7 @@ import configparser
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 PYPI_SIMPLE = "https://pypi.org/simple"
@@ -125,3 +126,85 @@ def is_pypi(index_url: str) -> bool:
 def shown_url(url: str) -> str:
     """A URL without the user and password it may carry (for logs)."""
     return re.sub(r"//[^/@]*@", "//", url)
+
+
+# Asking a package index for the newest release (requests is imported when it is asked) ------
+
+PYPI_URL = "https://pypi.org/pypi/{name}/json"
+Fetcher = Callable[[str, float], dict]
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691
+
+
+def fetch_json(url: str, timeout: float) -> dict:
+    """GET a package index's answer as a dict; raises requests.RequestException when it cannot.
+
+    Asks for PEP 691 JSON (PyPI's JSON API answers JSON anyway); an index that only speaks the
+    HTML simple API (PEP 503) has its links read into the same shape: {"files": [...]}.
+    """
+    import requests
+
+    response = requests.get(url, timeout=timeout, headers={
+        "Accept": f"{SIMPLE_JSON}, application/json;q=0.9, text/html;q=0.1"})
+    response.raise_for_status()
+    try:
+        return response.json()
+    except ValueError:
+        if "<a" not in response.text:
+            raise
+        return {"files": _html_files(response.text)}
+
+
+def _html_files(text: str) -> list[dict]:
+    """The files a PEP 503 page links to: {"filename", "yanked"} each."""
+    from html.parser import HTMLParser
+
+    files: list[dict] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                files.append({"filename": "", "yanked": "data-yanked" in dict(attrs)})
+
+        def handle_data(self, data):
+            if files and not files[-1]["filename"]:
+                files[-1]["filename"] = data.strip()
+
+    Links().feed(text)
+    return files
+
+
+def _file_version(filename: str, name: str) -> str | None:
+    """The version in a wheel's or an sdist's file name; None for anything else."""
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except ValueError:  # a legacy sdist name: "<name>-<version>.<archive>"
+        stem = re.sub(r"\.(tar\.gz|tar\.bz2|tar\.xz|zip|tgz)$", "", filename)
+        project, _, version = stem.rpartition("-")
+        return version if project and normalized_name(project) == normalized_name(name) \
+            else None
+
+
+def latest_from_simple(document: dict, name: str) -> str | None:
+    """The newest release in a simple API answer (PEP 691 JSON): from its files, yanked ones
+    left out, else from its ``versions`` list (PEP 700)."""
+    files = document.get("files")
+    if isinstance(files, list) and files:
+        versions = {_file_version(str(f.get("filename", "")), name) for f in files
+                    if isinstance(f, dict) and not f.get("yanked")}
+        return latest_release(v for v in versions if v)
+    versions = document.get("versions")
+    return latest_release(versions) if isinstance(versions, list) else None
+
+
+def latest_version(name: str, index_url: str, fetch: Fetcher, timeout: float) -> str | None:
+    """The newest release of a package on an index: PyPI's JSON API on PyPI, the simple API
+    (PEP 691) on any other index; a template holding {name} is a JSON API of PyPI's form."""
+    if "{name}" in index_url or is_pypi(index_url):
+        template = index_url if "{name}" in index_url else PYPI_URL
+        return str(fetch(template.format(name=name), timeout)["info"]["version"])
+    url = f"{index_url.rstrip('/')}/{normalized_name(name)}/"
+    return latest_from_simple(fetch(url, timeout), name)

@@ -200,7 +200,9 @@ def _page_operations(f: ReportFacts, page: Page) -> None:
     ], [2.2, 1.2, 1.2, 1.2, 1.4])
 
 
-def _reason_kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
+    """The kind of one reason of rejected.csv, for counting: a file's whole reason, a row's
+    problem without its value ("lastmonth_activity is not a number")."""
     return reason if reason.startswith("file: ") else reason.split(": ", 1)[0]
 
 
@@ -240,7 +242,7 @@ def _page_ingestion(f: ReportFacts, page: Page) -> None:
     whole = sum(r["line"] == "" for r in rejects)
     page.text(f"{whole:,} whole files and {len(rejects) - whole:,} rows set aside, "
               "by file and reason:")
-    counts = Counter((r["source_file"], _reason_kind(part)) for r in rejects
+    counts = Counter((r["source_file"], reason_kind(part)) for r in rejects
                      for part in r["reason"].split("; "))
     page.table(["File", "Reason", "Count"],
                [[name, reason, f"{n:,}"] for (name, reason), n in counts.most_common()],

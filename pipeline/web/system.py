@@ -23,6 +23,7 @@ from pipeline.core.names import (
 )
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.monitor.drift import KS_ALERT_P, PSI_ALERT
+from pipeline.report.pages import reason_kind
 from pipeline.web.decisions import Decision, FeatureDrift, feature_drift, group_decisions
 
 # The model folder's files the pages link to (the only files they serve).
@@ -104,10 +105,6 @@ class Rejected:
     examples: list[dict] = field(default_factory=list)
 
 
-def _reason_kind(reason: str) -> str:
-    return reason if reason.startswith("file: ") else reason.split(": ", 1)[0]
-
-
 def read_rejected(path: Path) -> Rejected:
     """rejected.csv summarised: every reason counted, the first EXAMPLES rows kept whole."""
     if not path.is_file():
@@ -121,7 +118,7 @@ def read_rejected(path: Path) -> Rejected:
             else:
                 out.files += 1
             for part in (row.get("reason") or "").split("; "):
-                counts[(row.get("source_file") or "", _reason_kind(part))] += 1
+                counts[(row.get("source_file") or "", reason_kind(part))] += 1
             if len(out.examples) < EXAMPLES:
                 out.examples.append(row)
     out.by_reason = [(name, reason, n) for (name, reason), n in counts.most_common()]
