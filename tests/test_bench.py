@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from bench.baseline import baseline_ingest, limit_read_write
 from bench.datasets import check_same_bytes, write_files
@@ -42,7 +43,7 @@ def test_results_file_names_every_target(tmp_path):
                 "batch": {"ours": 0.05, "baseline": 0.1, "limit": 0.005},
                 "cache": {"in_app": {"scoring": {"cached": 0.0001, "computed": 0.02,
                                                  "speedup": 200}},
-                          "health_in_app": 0.00008,
+                          "health_in_app": 0.00008, "scoring_miss_in_app": 0.004,
                           "http": {"scoring": 0.0004, "health": 0.0004,
                                    "scoring_miss": 0.012}}},
         "scale": [dict(stages, rows=1_000), dict(stages, rows=10_000, total=50.0)],
@@ -64,6 +65,18 @@ def test_cached_answers_are_timed_through_the_app_itself(deployed):
     body = json.loads(_wsgi_get(app, "/scoring")())
     assert body["model_version"] == 1 and 0 <= body["f1"] <= 1
     assert json.loads(_wsgi_get(app, "/nowhere")())["error"]
+    assert _wsgi_get(app, "/scoring")() == _wsgi_get(app, "/scoring")()  # the cached bytes
+
+
+def test_the_usual_scoring_computes_the_same_f1_as_ours(deployed, monkeypatch):
+    from app import create_app
+    from bench.run import _baseline_app, _wsgi_get
+
+    monkeypatch.setenv("RISK_CONFIG", "unchanged")  # _baseline_app sets it; restored after
+    ours = json.loads(_wsgi_get(create_app(deployed.root / "config.json"), "/scoring")())
+    usual = json.loads(_wsgi_get(_baseline_app(deployed.root / "config.json"), "/scoring")())
+    assert usual["f1"] == pytest.approx(ours["f1"], abs=1e-12)
+    assert (deployed.model_folder / "baseline_latestscore.txt").is_file()
 
 
 def test_a_section_run_alone_replaces_only_its_own_block(tmp_path):

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from pipeline.api.auth import SESSION_COOKIE, bearer_ok, session_ok
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest, frame_from_csv_text, frame_from_json
-from pipeline.api.state import api_state
+from pipeline.api.state import ApiState, api_state
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import FINAL_DATA, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
@@ -76,10 +76,10 @@ def authenticate():
     return response
 
 
-def _deployed_model():
+def _deployed_model(state: ApiState | None = None):
     """(model, Deployed, LinearScorer or None), or 503 when no valid model is deployed."""
     try:
-        return api_state().models.get()
+        return (state or api_state()).models.get()
     except ModelIntegrityError as exc:
         abort(503, description=str(exc))
 
@@ -149,7 +149,7 @@ def prediction():
 def scoring():
     """The deployed model's scores on the test data, computed once per version and test file."""
     state = api_state()
-    model, deployed, _ = _deployed_model()
+    model, deployed, _ = _deployed_model(state)
     test_file = state.settings.test_file
 
     def compute():
@@ -160,7 +160,14 @@ def scoring():
         return {"model_version": deployed.version, "test_data": test_file.name, **scores}
 
     key = (deployed.version, deployed.manifest.get("model_sha256"), state.cache.stamp(test_file))
-    return jsonify(state.cache.get("scoring", key, compute))
+    return _cached_json(state, "scoring", key, compute)
+
+
+def _cached_json(state: ApiState, name: str, key: tuple, compute):
+    """The JSON answer ``name`` for key, encoded once: a cache hit costs no encoding."""
+    body = state.cache.get(
+        name, key, lambda: (current_app.json.dumps(compute()) + "\n").encode())
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _final_data_figures() -> tuple[dict, dict]:

@@ -28,6 +28,10 @@ class ModelHolder:
 
     def __init__(self, deployment_folder: Path):
         self.folder = deployment_folder
+        # Joined once: this check runs on every request, and pathlib's joins cost more than
+        # the two system calls.
+        self._link = os.fspath(deployment_folder / CURRENT)
+        self._model_file = os.fspath(deployment_folder / CURRENT / MODEL_FILE)
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._loaded: tuple | None = None
@@ -35,11 +39,11 @@ class ModelHolder:
     def _state(self) -> tuple:
         """What identifies the deployed model on disk: its version folder and file stat."""
         try:
-            target = os.readlink(self.folder / CURRENT)
+            target = os.readlink(self._link)
         except OSError:
             raise NoDeployment(f"no model deployed in {self.folder}") from None
         try:
-            stat = os.stat(self.folder / CURRENT / MODEL_FILE)
+            stat = os.stat(self._model_file)
         except OSError as exc:
             raise NoDeployment(f"the model file of the deployed version {target} is missing or "
                                f"unreadable: {exc.strerror}") from None
