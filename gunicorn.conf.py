@@ -4,7 +4,11 @@ import os
 
 bind = os.environ.get("RISK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("RISK_WORKERS", "2"))
-threads = int(os.environ.get("RISK_THREADS", "1"))
+# Threaded workers: a browser opens connections ahead of use and leaves them idle, and a sync
+# worker blocks on such a socket until the timeout kills it (60 s in which it serves nobody).
+# gthread keeps idle connections in a poller; its threads share the worker's model and caches.
+worker_class = "gthread"
+threads = int(os.environ.get("RISK_THREADS", "4"))
 timeout = 60
 graceful_timeout = 10
 accesslog = "-"

@@ -23,3 +23,25 @@ def test_16_connections_for_5_seconds_with_a_deployment_in_the_middle():
     by_version = figures["answers_by_version"]
     assert set(by_version) == {"1", "2"} and min(by_version.values()) >= 50, by_version
     assert figures["requests"] >= 500
+
+
+@pytest.mark.slow
+def test_idle_connections_do_not_hold_up_the_next_request(deployed):
+    """Browsers open connections ahead of use and leave them idle; a sync worker would block on
+    one until its 60 s timeout. Two idle sockets (one silent, one with half a request line) on a
+    server of one worker, then a request: it is answered at once."""
+    import socket
+    import urllib.request
+
+    from pipeline.api.local_server import running_server
+
+    with running_server(deployed.config_path, workers=1) as url:
+        port = int(url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            idle[1].sendall(b"GET /health HT")
+            with urllib.request.urlopen(url + "/health", timeout=10) as answer:
+                assert json.loads(answer.read())["status"] == "ok"
+        finally:
+            for sock in idle:
+                sock.close()
