@@ -33,8 +33,9 @@ class ModelHolder:
         self._link = os.fspath(deployment_folder / CURRENT)
         self._model_file = os.fspath(deployment_folder / CURRENT / MODEL_FILE)
         self._lock = threading.Lock()
-        self._key: tuple | None = None
-        self._loaded: tuple | None = None
+        # (key, loaded) in one tuple, replaced whole: a worker's threads read it without the
+        # lock, and never see one version's key with another's model.
+        self._entry: tuple[tuple, tuple] | None = None
 
     def _state(self) -> tuple:
         """What identifies the deployed model on disk: its version folder and file stat."""
@@ -56,17 +57,18 @@ class ModelHolder:
         Raises ModelIntegrityError when no valid model is deployed.
         """
         key = self._state()
-        loaded = self._loaded
-        if key == self._key and loaded is not None:
-            return loaded
+        entry = self._entry
+        if entry is not None and entry[0] == key:
+            return entry[1]
         with self._lock:
-            if key != self._key or self._loaded is None:
+            entry = self._entry
+            if entry is None or entry[0] != key:
                 deployed = current_deployment(self.folder)
                 model = deployed.load_model()
-                self._loaded = (model, deployed, fast_scorer(model))
-                self._key = key
+                entry = (key, (model, deployed, fast_scorer(model)))
+                self._entry = entry
                 logger.info("loaded model version %d", deployed.version)
-            return self._loaded
+            return entry[1]
 
 
 class FileCache:
@@ -74,6 +76,7 @@ class FileCache:
 
     def __init__(self):
         self._values: dict[str, tuple[tuple, object]] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -89,12 +92,21 @@ class FileCache:
         return tuple(out)
 
     def get(self, name: str, key: tuple, compute):
-        """The cached value of name for key, computing it on a miss."""
+        """The cached value of name for key, computing it on a miss.
+
+        One thread of a worker computes a missing value while the others wanting it wait and
+        share it: some are a whole read of finaldata.csv, which four threads must not each do.
+        """
         hit = self._values.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
-        value = compute()
         with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            hit = self._values.get(name)
+            if hit is not None and hit[0] == key:
+                return hit[1]
+            value = compute()
             self._values[name] = (key, value)
         return value
 

@@ -7,10 +7,15 @@ come in bursts (several in a minute, then nothing for weeks), which a time axis 
 from __future__ import annotations
 
 import io
+import threading
 
 from pipeline.report.pdf import new_figure
 from pipeline.web.decisions import Decision
 from pipeline.web.format import parse_time
+
+# matplotlib's settings are one per process, and rc_context restores them on leaving: two
+# threads of a worker drawing at once would each draw with the other's (or the defaults).
+_DRAW = threading.Lock()
 
 MAX_EVENTS = 60
 
@@ -29,8 +34,8 @@ def score_history_svg(deployments: list[dict], decisions: list[Decision]) -> byt
                      if x.new_score is not None or x.threshold is not None],
                     key=lambda e: (e[0], e[1]))
     shown = events[-MAX_EVENTS:]
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "risk",
-                                "font.size": 10}):
+    with _DRAW, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "risk",
+                                       "font.size": 10}):
         fig = new_figure((8.0, 3.6))
         ax = fig.add_subplot()
         xs = list(range(len(shown)))
