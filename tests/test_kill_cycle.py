@@ -26,12 +26,11 @@ from cycle.run import run_cycle
 from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
 from pipeline.core.processes import dies_with_this_process
-from tests.helpers import CONFIG, PRACTICE, PROJECT, write_config
+from tests.helpers import CONFIG, PRACTICE, PROJECT, QUIET, write_config
 
 pytestmark = pytest.mark.skipif(dies_with_this_process() is None,
                                 reason="no parent-death signal on this platform (Linux only)")
 
-QUIET = {"check_outdated_packages": False, "measure_execution_time": False}
 # Entering the Kth call of each (bench/killpoint.py --at-call): every phase of the cycle, then
 # the temporary API server booting, serving each endpoint call, and being stopped.
 POINTS = (
@@ -150,7 +149,8 @@ def kill_while_timed(template: Path, workdir: Path, script: str, nth: int) -> di
     try:
         deadline = time.monotonic() + 240
         while proc.poll() is None and time.monotonic() < deadline:
-            if any(script in command for command in _children(proc.pid)):
+            # The script's own path: the scratch copy's paths hold every script's name.
+            if any(f"{PROJECT / script} " in command for command in _children(proc.pid)):
                 seen = True
                 time.sleep(nth / 10)
                 break
@@ -200,7 +200,6 @@ def test_no_process_outlives_a_cycle_killed_at_22_points(template, tmp_path):
         results = list(pool.map(lambda job: job[0](template, tmp_path, *job[1:]), jobs))
     problems = [r for r in results if r["exit"] != -signal.SIGKILL or r["left"]]
     assert problems == [], json.dumps(problems, indent=1)
-    assert len(results) >= 20
 
 
 @pytest.mark.slow
