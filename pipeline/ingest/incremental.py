@@ -42,7 +42,13 @@ from pipeline.core.names import FINAL_DATA, INGEST_STATE, INGESTED_FILES, REJECT
 from pipeline.core.schema import COLUMNS, FEATURES, ID
 from pipeline.ingest import batchread, fastcsv, rowhash, rowindex
 from pipeline.ingest.inputs import compare_folder, scan_input_folder
-from pipeline.ingest.merge import REJECT_COLUMNS, IngestResult, ingested_line, tagged_rows
+from pipeline.ingest.merge import (
+    REJECT_COLUMNS,
+    IngestResult,
+    file_hashes,
+    ingested_line,
+    tagged_rows,
+)
 
 logger = logging.getLogger("ingestion")
 
@@ -243,9 +249,8 @@ def ingest_new_files(settings: Settings):
     if batch is None or batch.empty:
         keep, h1, h2 = pd.DataFrame(columns=list(COLUMNS)), np.zeros(0, "u8"), np.zeros(0, "u8")
     else:
-        hashes = [r.hashes for r in results if r.frame is not None]
-        found = rowhash.find_duplicates(batch, hashes=(  # within the new files, value by value
-            np.concatenate([h[0] for h in hashes]), np.concatenate([h[1] for h in hashes])))
+        # Within the new files, value by value.
+        found = rowhash.find_duplicates(batch, hashes=file_hashes(results))
         repeated = found.duplicated
         drop = repeated.copy()
         # Rows whose hashes the index holds (the others looked up in ascending h1: one sort for

@@ -89,6 +89,15 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     return merged, owners
 
 
+def file_hashes(files: list[FileResult]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The row hashes of the files' accepted rows in order (as _accepted_rows joins them), or
+    None when a file was read without them."""
+    known = [r.hashes for r in files if r.frame is not None]
+    if any(h is None for h in known):
+        return None
+    return np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known])
+
+
 def distinct_rows(files: list[FileResult], repeated: np.ndarray | None = None) -> pd.DataFrame:
     """The accepted rows of the files, exact duplicates among them dropped (first kept), as
     ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes
@@ -98,10 +107,8 @@ def distinct_rows(files: list[FileResult], repeated: np.ndarray | None = None) -
         return pd.DataFrame()
     merged = found[0]
     if repeated is None or len(repeated) != len(merged):
-        known = [r.hashes for r in files if r.frame is not None]
-        hashes = None if any(h is None for h in known) else (
-            np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
-        repeated = rowhash.find_duplicates(merged, tuple(merged.columns), hashes).duplicated
+        repeated = rowhash.find_duplicates(merged, tuple(merged.columns),
+                                           file_hashes(files)).duplicated
     return merged.loc[~repeated].reset_index(drop=True)
 
 
@@ -123,10 +130,7 @@ def merge_with_hashes(files: list[FileResult]
     if found is None:
         return pd.DataFrame({col: pd.Series([], dtype=object) for col in COLUMNS}), None, None
     merged, owners = found
-    known = [r.hashes for r in files if r.frame is not None]
-    precomputed = None if any(h is None for h in known) else (
-        np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known]))
-    found = rowhash.find_duplicates(merged, hashes=precomputed)
+    found = rowhash.find_duplicates(merged, hashes=file_hashes(files))
     duplicated = found.duplicated
     picks = found.kept_in_order()
     if duplicated.any():
