@@ -51,21 +51,23 @@ def acquire_lock(folder: str):
 
 
 def quick_paths(config_path: str) -> dict[str, str]:
-    """The four folders the quick check needs, resolved as pipeline.core.config resolves them,
-    and ``input_key``: the input folder's key in seenfiles.json (Settings.input_key)."""
+    """The four folders the quick check needs, resolved as pipeline.core.config resolves them;
+    ``input_key``, the input folder's key in seenfiles.json (Settings.input_key); ``config``, the
+    config file's real path, and ``config_key``, its key in seenfiles.json's "configs/"."""
     import json
 
     with open(config_path, encoding="utf-8") as handle:
         raw = json.load(handle)
     # As pipeline.core.config does: the config file's real location (links resolved) is the root.
-    root = os.path.dirname(os.path.realpath(os.path.expanduser(config_path)))
+    config = os.path.realpath(os.path.expanduser(config_path))
+    root = os.path.dirname(config)
     paths = {key: os.path.join(root, os.path.expanduser(raw[key])) for key in PATH_KEYS}
     configured = raw["input_folder_path"]
     # As pipeline.core.config.folder_key: relative to the config's folder, else absolute.
     paths["input_key"] = os.path.normpath(paths["input_folder_path"]) \
         if os.path.isabs(os.path.expanduser(configured)) \
         else os.path.normpath(configured).replace(os.sep, "/")
-    paths["config"] = os.path.realpath(os.path.expanduser(config_path))
+    paths["config"] = config
     # As pipeline.monitor.changes.config_key: relative to the output folder's real place.
     paths["config_key"] = os.path.relpath(paths["config"],
                                           os.path.realpath(paths["output_folder_path"]))

@@ -198,18 +198,15 @@ class History:
             raise
         self.finish_run(run.id, run.status, run.summary, time.perf_counter() - run.started)
 
-    def finish_run(self, run_id: int, status: str, summary: Mapping | str | None = None,
-                   seconds: float | None = None) -> None:
-        """Record how a stage run ended, and how long it took (by default: since it started)."""
+    def finish_run(self, run_id: int, status: str, summary: Mapping | str | None,
+                   seconds: float) -> None:
+        """Record how a stage run ended, and how long it took."""
         if summary is not None and not isinstance(summary, str):
             summary = json.dumps(summary, default=str, sort_keys=True)
         with self.connect() as conn:
             conn.execute(
-                "UPDATE runs SET finished = :now, status = :status, summary = :summary, "
-                "seconds = COALESCE(:seconds, ROUND((julianday(:now) - julianday(started)) "
-                "* 86400.0, 3)) WHERE id = :id",
-                {"now": utc_now(), "status": status, "summary": summary,
-                 "seconds": None if seconds is None else round(seconds, 6), "id": run_id},
+                "UPDATE runs SET finished = ?, status = ?, summary = ?, seconds = ? WHERE id = ?",
+                (utc_now(), status, summary, round(seconds, 6), run_id),
             )
 
     def last_run_seconds(self, stage: str, config: str | None,

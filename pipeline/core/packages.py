@@ -202,9 +202,8 @@ def latest_from_simple(document: dict, name: str) -> str | None:
 
 def latest_version(name: str, index_url: str, fetch: Fetcher, timeout: float) -> str | None:
     """The newest release of a package on an index: PyPI's JSON API on PyPI, the simple API
-    (PEP 691) on any other index; a template holding {name} is a JSON API of PyPI's form."""
-    if "{name}" in index_url or is_pypi(index_url):
-        template = index_url if "{name}" in index_url else PYPI_URL
-        return str(fetch(template.format(name=name), timeout)["info"]["version"])
+    (PEP 691) on any other index."""
+    if is_pypi(index_url):
+        return str(fetch(PYPI_URL.format(name=name), timeout)["info"]["version"])
     url = f"{index_url.rstrip('/')}/{normalized_name(name)}/"
     return latest_from_simple(fetch(url, timeout), name)
