@@ -23,7 +23,7 @@ from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
 from pipeline.ingest.records import read_labelled_data
-from pipeline.model.evaluate import score_model
+from pipeline.model.evaluate import predict_with_probability, score_model
 from pipeline.report.risk import read_risk_list
 
 logger = logging.getLogger("app")
@@ -137,9 +137,7 @@ def prediction():
     except BadRequest as exc:
         abort(exc.status, description=str(exc))
     model, deployed, _ = _deployed_model()
-    features = frame[list(FEATURES)]
-    probabilities = model.predict_proba(features)[:, 1]
-    predictions = model.predict(features)
+    predictions, probabilities = predict_with_probability(model, frame[list(FEATURES)])
     return jsonify(predictions=[int(p) for p in predictions],
                    probabilities=[float(p) for p in probabilities],
                    model_version=deployed.version)
