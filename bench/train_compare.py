@@ -12,14 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def peak_mib() -> float:
-    """This process's peak resident memory (VmHWM)."""
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+from bench.cycle_stages import peak_mib
 
 
 def main(argv: list[str]) -> int:
