@@ -69,16 +69,26 @@ def visit(browser, url: str):
 
 
 def click(browser, element) -> None:
-    """Click something that loads a page, and wait until the new page is there."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click something that loads a page, and wait until the new page is there.
+
+    The old page is marked and the wait is for a complete document without the mark. Waiting for
+    an old element to go stale instead races with the navigation: chromedriver can then answer
+    "Node with given id does not belong to the document" rather than "stale element".
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    old = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__beforeClick = true")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 20).until(
-        lambda b: b.execute_script("return document.readyState") == "complete")
+
+    def loaded(driver) -> bool:
+        try:
+            return driver.execute_script(
+                "return !window.__beforeClick && document.readyState === 'complete'")
+        except WebDriverException:  # between two documents
+            return False
+
+    WebDriverWait(browser, 20).until(loaded)
 
 
 def table(browser) -> list[list[str]]:
