@@ -5,7 +5,9 @@ and the pages people open in a browser (the state of the system, whom to call, o
 routes are the blueprint of pipeline.api.routes (every answer JSON, errors included); the pages
 are the blueprint of pipeline.web.routes (HTML, errors included). The deployed
 model is loaded once per worker, verified against its manifest, and replaced without a restart
-when a new version is deployed (pipeline.api.state).
+when a new version is deployed (pipeline.api.state). In front of Flask, a thin WSGI layer returns
+the answers routes have kept while what they were computed from is unchanged
+(pipeline.api.answers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from pipeline.api.answers import serving_kept_answers
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
 from pipeline.core.config import load_settings
@@ -28,7 +31,8 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False
-    init_state(app, settings)
+    state = init_state(app, settings)
     app.register_blueprint(api)
     app.register_blueprint(web)
+    app.wsgi_app = serving_kept_answers(app.wsgi_app, state.answers)
     return app

@@ -167,9 +167,11 @@ def write_results(r: dict, path: Path) -> None:
               "what the usual endpoint runs on every request: for `/scoring` the course's "
               "`score_model()` (the `/scoring` of `bench/baseline_app.py`: unpickle the model, "
               f"read the test data, F1, write it), {_ms(score['computed'])}; for `/diagnostics` "
-              "`run_diagnostics` with its stage timings. For scale, `/health`, which computes "
-              f"nothing, takes {_ms(cache['health_in_app'])} in the app: Flask's own cost per "
-              "request."]
+              "`run_diagnostics` with its stage timings. A cached `/scoring` is served by the "
+              "layer in front of Flask (`pipeline/api/answers.py`: the kept answer, its key "
+              "checked with a stat of the test file and of the model); `/health`, which computes "
+              f"nothing but goes through Flask, takes {_ms(cache['health_in_app'])} in the app: "
+              "Flask's own cost per request."]
     if miss is not None:
         lines += ["", f"Our own `/scoring` cache miss (the test file touched before each call; "
                   f"the model stays loaded, the scores are computed with numpy) takes "

@@ -1,6 +1,7 @@
 """The HTTP API's internals: the blueprint of its routes, the per-worker state (deployed model,
-caches), request bodies, the fast prediction path, the OpenAPI document, a loopback server for
-tools that need one for a while, and the client that calls every endpoint.
+caches), the kept answers served in front of Flask, request bodies, the fast prediction path,
+the OpenAPI document, a loopback server for tools that need one for a while, and the client
+that calls every endpoint.
 
 May import every other package of ``pipeline`` but ``pipeline.web`` (which builds on it), and
 Flask; app.py only builds the application.

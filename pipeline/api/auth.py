@@ -1,9 +1,10 @@
 """Who may call: the bearer token of the API, and the signed session cookie of the pages.
 
-One home for both checks, used by the API's guard (pipeline.api.routes) and the pages' guard
-(pipeline.web). The cookie never holds the token: it holds an expiry time and an HMAC-SHA256 of
-it keyed by the token, so any worker can check it without shared state, it stops working when
-it expires or when the token changes, and reading it does not reveal the token.
+One home for both checks, used by the API's guard (pipeline.api.routes, and the kept answers
+served in front of Flask: pipeline.api.answers) and the pages' guard (pipeline.web). The cookie
+never holds the token: it holds an expiry time and an HMAC-SHA256 of it keyed by the token, so
+any worker can check it without shared state, it stops working when it expires or when the
+token changes, and reading it does not reveal the token.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ def bearer_ok(header: str | None, token: str) -> bool:
     """True when an Authorization header carries exactly ``Bearer <token>``."""
     sent = header or ""
     return sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(), token.encode())
+
+
+def api_call_allowed(token: str | None, method: str, path: str, authorization: str | None,
+                     session: str | None) -> bool:
+    """Whether a call to the API may be answered: always when no token is configured and for
+    /health; otherwise with ``Authorization: Bearer <token>``, or for reading (GET, HEAD) with
+    a signed-in browser's session cookie. POST /prediction always needs the bearer token."""
+    if token is None or path == "/health" or bearer_ok(authorization, token):
+        return True
+    return method in ("GET", "HEAD") and session_ok(session, token)
 
 
 def token_ok(sent: str | None, token: str) -> bool:

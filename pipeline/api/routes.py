@@ -12,7 +12,7 @@ import logging
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from pipeline.api.auth import SESSION_COOKIE, bearer_ok, session_ok
+from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest, frame_from_csv_text, frame_from_json
@@ -62,14 +62,12 @@ def authenticate():
     the same credentials themselves and answer with a sign-in page.
     """
     token = api_state().token
-    if token is None or request.path == "/health":
+    if token is None:
         return None
     if request.blueprint is not None and request.blueprint != api.name:
         return None
-    if bearer_ok(request.headers.get("Authorization"), token):
-        return None
-    if request.method in ("GET", "HEAD") and session_ok(request.cookies.get(SESSION_COOKIE),
-                                                        token):
+    if api_call_allowed(token, request.method, request.path, request.headers.get("Authorization"),
+                        request.cookies.get(SESSION_COOKIE)):
         return None
     response = _json_error(401, "missing or wrong bearer token")
     response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
@@ -157,14 +155,26 @@ def scoring():
             abort(503, description=f"cannot score on the test data: {exc}")
         return {"model_version": deployed.version, "test_data": test_file.name, **scores}
 
-    key = (deployed.version, deployed.manifest.get("model_sha256"), state.cache.stamp(test_file))
-    return _cached_json(state, "scoring", key, compute)
+    return _cached_json(state, "scoring", lambda: _scoring_key(state, state.models.get()[1]),
+                        _scoring_key(state, deployed), compute)
 
 
-def _cached_json(state: ApiState, name: str, key: tuple, compute):
-    """The JSON answer ``name`` for key, encoded once: a cache hit costs no encoding."""
+def _scoring_key(state: ApiState, deployed) -> tuple:
+    """What the scores depend on: the deployed version, its model and the test file."""
+    return (deployed.version, deployed.manifest.get("model_sha256"),
+            state.cache.stamp(state.settings.test_file))
+
+
+def _cached_json(state: ApiState, name: str, current_key, key: tuple, compute):
+    """The JSON answer ``name`` for key, encoded once: a cache hit costs no encoding.
+
+    The answer is also kept for the layer in front of Flask (pipeline.api.answers), which serves
+    the same request again without Flask while ``current_key()`` is still key.
+    """
     body = state.cache.get(
         name, key, lambda: (current_app.json.dumps(compute()) + "\n").encode())
+    if request.method == "GET" and not request.query_string:
+        state.answers.keep(request.path, current_key, key, body, "application/json")
     return current_app.response_class(body, mimetype="application/json")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from pipeline.api.answers import KeptAnswers
 from pipeline.api.fastpredict import fast_scorer
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import NoDeployment, current_deployment
@@ -113,15 +114,18 @@ class FileCache:
 
 @dataclass
 class ApiState:
-    """An application's settings, deployed model, caches and bearer token (None: no token)."""
+    """An application's settings, deployed model, caches and bearer token (None: no token);
+    ``answers`` are the answers served in front of Flask (pipeline.api.answers)."""
 
     settings: Settings
     token: str | None
     models: ModelHolder = field(init=False)
     cache: FileCache = field(default_factory=FileCache)
+    answers: KeptAnswers = field(init=False)
 
     def __post_init__(self):
         self.models = ModelHolder(self.settings.deployment_folder)
+        self.answers = KeptAnswers(self.token)
 
 
 def init_state(app: Flask, settings: Settings) -> ApiState:

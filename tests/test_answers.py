@@ -1,0 +1,92 @@
+"""Kept answers served in front of Flask (pipeline.api.answers): the same bytes Flask would send,
+only while what they were computed from is unchanged, and only to callers who may read them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app import create_app
+from deployment import rollback
+from pipeline.api.auth import SESSION_COOKIE, new_session
+from tests.helpers import token_config
+
+TOKEN = "kept-t0ken"
+
+
+def counting_views(app) -> list[str]:
+    """A list that gets the endpoint's name each time Flask runs one of the app's views."""
+    calls: list[str] = []
+    for endpoint, view in list(app.view_functions.items()):
+        def counted(*args, _view=view, _endpoint=endpoint, **kwargs):
+            calls.append(_endpoint)
+            return _view(*args, **kwargs)
+        app.view_functions[endpoint] = counted
+    return calls
+
+
+def test_a_kept_answer_is_the_same_response_without_flask(client, app):
+    first = client.get("/scoring")
+    assert first.status_code == 200
+    calls = counting_views(app)
+    again = client.get("/scoring")
+    assert calls == [], "Flask ran the view although the answer was kept"
+    assert (again.status, again.headers.to_wsgi_list(), again.data) == \
+        (first.status, first.headers.to_wsgi_list(), first.data)
+
+
+def test_a_changed_test_file_or_deployment_goes_back_to_flask(client, app, redeployed):
+    first = client.get("/scoring").get_json()
+    calls = counting_views(app)
+    stat = os.stat(redeployed.test_file)
+    os.utime(redeployed.test_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert client.get("/scoring").get_json() == first  # same scores, computed again
+    assert calls == ["api.scoring"]
+    assert client.get("/scoring").get_json() == first and calls == ["api.scoring"]
+    rollback(redeployed)
+    assert client.get("/scoring").get_json()["model_version"] == 1
+    assert calls == ["api.scoring", "api.scoring"]
+
+
+def test_a_tampered_model_is_refused_by_flask_not_served_from_the_kept_answer(client, redeployed):
+    assert client.get("/scoring").status_code == 200
+    path = (redeployed.deployment_folder / "trainedmodel.pkl").resolve()
+    path.write_bytes(path.read_bytes() + b"junk")
+    response = client.get("/scoring")
+    assert response.status_code == 503 and "checksum" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("method, path", [("HEAD", "/scoring"), ("GET", "/scoring?x=1"),
+                                          ("POST", "/scoring"), ("GET", "/scoring/")])
+def test_other_methods_paths_and_query_strings_go_to_flask(client, app, method, path):
+    client.get("/scoring")
+    flask_answer = {"HEAD": 200, "GET": 200, "POST": 405}[method] if path != "/scoring/" else 404
+    calls = counting_views(app)
+    response = client.open(path, method=method)
+    assert response.status_code == flask_answer
+    assert calls == (["api.scoring"] if flask_answer == 200 else [])
+    if method == "POST":
+        assert response.get_json()["error"]  # Flask's JSON error, not the kept answer
+
+
+def test_with_a_token_only_callers_who_may_read_get_the_kept_answer(redeployed):
+    app = create_app(token_config(redeployed.root, TOKEN))
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    kept = client.get("/scoring", headers=bearer)
+    assert kept.status_code == 200
+    calls = counting_views(app)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        refused = client.get("/scoring", headers=headers)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"]
+    client.set_cookie(SESSION_COOKIE, new_session("another token"))
+    assert client.get("/scoring").status_code == 401
+    assert calls == []  # refused by the guard, before any view
+    assert client.get("/scoring", headers=bearer).data == kept.data
+    client.set_cookie(SESSION_COOKIE, new_session(TOKEN))
+    assert client.get("/scoring").data == kept.data
+    expired = new_session(TOKEN, now=0)
+    client.set_cookie(SESSION_COOKIE, expired)
+    assert client.get("/scoring").status_code == 401
+    assert calls == []
