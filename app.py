@@ -34,5 +34,5 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     state = init_state(app, settings)
     app.register_blueprint(api)
     app.register_blueprint(web)
-    app.wsgi_app = serving_kept_answers(app.wsgi_app, state.answers)
+    app.wsgi_app = serving_kept_answers(app.wsgi_app, state)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from deployment import rollback
@@ -49,6 +50,39 @@ def test_a_changed_test_file_or_deployment_goes_back_to_flask(client, app, redep
     assert calls == ["api.scoring", "api.scoring"]
 
 
+@pytest.mark.parametrize("how", ["in place", "replaced"])
+def test_a_test_file_changed_with_its_size_and_time_kept_goes_back_to_flask(client, app,
+                                                                             redeployed, how):
+    """cp -p, rsync -a and tar restore the modification time; the size can stay the same."""
+    first = client.get("/scoring").get_json()
+    path = redeployed.test_file
+    before = os.stat(path)
+    text = path.read_text()
+    flipped = text.replace(",1\n", ",X\n").replace(",0\n", ",1\n").replace(",X\n", ",0\n")
+    assert len(flipped) == len(text) and flipped != text
+    target = path if how == "in place" else path.with_name("new.csv")
+    target.write_text(flipped)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    if how == "replaced":
+        os.replace(target, path)
+    assert os.stat(path).st_size == before.st_size
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+    calls = counting_views(app)
+    again = client.get("/scoring").get_json()
+    assert calls == ["api.scoring"] and again["f1"] != first["f1"]
+
+
+@pytest.mark.parametrize("remove", ["test file", "current link"])
+def test_what_a_kept_answer_came_from_removed_is_flasks_503(client, redeployed, remove):
+    assert client.get("/scoring").status_code == 200
+    if remove == "test file":
+        redeployed.test_file.unlink()
+    else:
+        (redeployed.deployment_folder / "current").unlink()
+    response = client.get("/scoring")
+    assert response.status_code == 503 and response.get_json()["error"]
+
+
 def test_a_tampered_model_is_refused_by_flask_not_served_from_the_kept_answer(client, redeployed):
     assert client.get("/scoring").status_code == 200
     path = (redeployed.deployment_folder / "trainedmodel.pkl").resolve()
@@ -90,3 +124,23 @@ def test_with_a_token_only_callers_who_may_read_get_the_kept_answer(redeployed):
     client.set_cookie(SESSION_COOKIE, expired)
     assert client.get("/scoring").status_code == 401
     assert calls == []
+
+
+def test_an_odd_cookie_beside_the_token_is_answered_as_flask_answers_it(redeployed):
+    """A cookie that is not UTF-8 (another service on the same host may set one): Flask reads
+    the request as it is, so must the layer in front of it (it once raised: a 500)."""
+    app = create_app(token_config(redeployed.root, TOKEN))
+
+    def get(headers: dict) -> tuple[str, bytes]:
+        # Through WSGI as gunicorn calls it: Flask's test client would drop the Cookie header.
+        environ = EnvironBuilder(path="/scoring", headers=headers).get_environ()
+        assert environ["HTTP_COOKIE"] == headers["Cookie"]
+        body, status, _ = run_wsgi_app(app, environ, buffered=True)
+        return status, b"".join(body)
+
+    odd = {"Authorization": f"Bearer {TOKEN}", "Cookie": "other=\xff; risk_session=x"}
+    status, kept = get(odd)
+    assert status == "200 OK"
+    calls = counting_views(app)
+    assert get(odd) == ("200 OK", kept) and calls == []
+    assert get({"Cookie": "other=\xff"})[0] == "401 UNAUTHORIZED"

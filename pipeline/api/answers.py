@@ -3,12 +3,12 @@ Flask while what it was computed from is unchanged.
 
 Once a route's answer is cached, finding it costs a few microseconds, and Flask's own work for the
 request (its contexts, routing, the request and response objects: about 35 µs on this machine)
-becomes most of the cost. Routes that cache a whole answer (``keep_answer`` in
+becomes most of the cost. Routes that cache a whole answer (``_cached_json`` in
 pipeline.api.routes) also leave it here, with a function that recomputes its key; this WSGI layer
 returns the answer directly when the key is the same and the caller may read the API, and hands
 every other request to Flask untouched. It never refuses or fails a request itself: a caller
-without credentials, a stale or failing key, any other method, path or a query string all go to
-Flask, which answers as it always does.
+without credentials, a changed or failing key, any other method or path, a query string, and
+anything unexpected in the request all go to Flask, which answers as it always does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from werkzeug.http import parse_cookie
+from werkzeug.sansio.http import parse_cookie
 
 from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 
@@ -25,8 +25,7 @@ class KeptAnswers:
     """path -> (current key function, key, WSGI headers, body) of answers that may be served
     again while ``current key function()`` equals ``key``."""
 
-    def __init__(self, token: str | None):
-        self.token = token
+    def __init__(self):
         self._answers: dict[str, tuple[Callable[[], tuple], tuple, list, bytes]] = {}
         self._lock = threading.Lock()
 
@@ -37,39 +36,37 @@ class KeptAnswers:
         with self._lock:  # one tuple replaced whole: readers never see a mix of two answers
             self._answers[path] = (current_key, key, headers, body)
 
-    def paths(self) -> list[str]:
-        """The paths with a kept answer."""
-        return list(self._answers)
-
-    def find(self, environ: dict) -> tuple[list, bytes] | None:
+    def find(self, environ: dict, token: str | None) -> tuple[list, bytes] | None:
         """(headers, body) of the kept answer to this request, or None: Flask answers it."""
         entry = self._answers.get(environ.get("PATH_INFO", ""))
         if entry is None or environ.get("REQUEST_METHOD") != "GET" or \
-                environ.get("QUERY_STRING") or not self._allowed(environ):
+                environ.get("QUERY_STRING"):
             return None
         current_key, key, headers, body = entry
         try:
-            if current_key() != key:
+            if not _allowed(environ, token) or current_key() != key:
                 return None
-        except Exception:  # no deployed model, an unreadable file...: Flask says what and logs it
+        except Exception:  # a missing model, an odd header...: Flask says what, and logs it
             return None
         return headers, body
 
-    def _allowed(self, environ: dict) -> bool:
-        if self.token is None:
-            return True
-        cookie = environ.get("HTTP_COOKIE")
-        return api_call_allowed(
-            self.token, environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
-            environ.get("HTTP_AUTHORIZATION"),
-            parse_cookie(cookie).get(SESSION_COOKIE) if cookie else None)
+
+def _allowed(environ: dict, token: str | None) -> bool:
+    """Flask's guard (pipeline.api.routes.authenticate) on the same request: the same header,
+    the cookie parsed by the same function as Flask's ``request.cookies``."""
+    if token is None:
+        return True
+    cookie = environ.get("HTTP_COOKIE")
+    return api_call_allowed(token, "GET", environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION"),
+                            parse_cookie(cookie).get(SESSION_COOKIE) if cookie else None)
 
 
-def serving_kept_answers(wsgi_app, answers: KeptAnswers):
-    """A WSGI application that returns kept answers and hands every other request to wsgi_app."""
+def serving_kept_answers(wsgi_app, state):
+    """A WSGI application that returns the kept answers of state (an ApiState) and hands every
+    other request to wsgi_app."""
 
     def application(environ, start_response):
-        found = answers.find(environ)
+        found = state.answers.find(environ, state.token)
         if found is None:
             return wsgi_app(environ, start_response)
         headers, body = found

@@ -74,10 +74,16 @@ def authenticate():
     return response
 
 
-def _deployed_model(state: ApiState | None = None):
+def _deployed_model():
     """(model, Deployed, LinearScorer or None), or 503 when no valid model is deployed."""
+    return _keyed_model(api_state())[1]
+
+
+def _keyed_model(state: ApiState) -> tuple[tuple, tuple]:
+    """(key, (model, Deployed, LinearScorer or None)) of the deployed model (ModelHolder), or
+    503 when no valid model is deployed."""
     try:
-        return (state or api_state()).models.get()
+        return state.models.get_keyed()
     except ModelIntegrityError as exc:
         abort(503, description=str(exc))
 
@@ -145,7 +151,7 @@ def prediction():
 def scoring():
     """The deployed model's scores on the test data, computed once per version and test file."""
     state = api_state()
-    model, deployed, _ = _deployed_model(state)
+    model_key, (model, deployed, _) = _keyed_model(state)
     test_file = state.settings.test_file
 
     def compute():
@@ -155,14 +161,11 @@ def scoring():
             abort(503, description=f"cannot score on the test data: {exc}")
         return {"model_version": deployed.version, "test_data": test_file.name, **scores}
 
-    return _cached_json(state, "scoring", lambda: _scoring_key(state, state.models.get()[1]),
-                        _scoring_key(state, deployed), compute)
+    def current_key() -> tuple:  # loads nothing: a changed model is Flask's to load and check
+        return state.models.key(), state.cache.stamp(test_file)
 
-
-def _scoring_key(state: ApiState, deployed) -> tuple:
-    """What the scores depend on: the deployed version, its model and the test file."""
-    return (deployed.version, deployed.manifest.get("model_sha256"),
-            state.cache.stamp(state.settings.test_file))
+    return _cached_json(state, "scoring", current_key,
+                        (model_key, state.cache.stamp(test_file)), compute)
 
 
 def _cached_json(state: ApiState, name: str, current_key, key: tuple, compute):

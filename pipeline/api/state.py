@@ -38,8 +38,9 @@ class ModelHolder:
         # lock, and never see one version's key with another's model.
         self._entry: tuple[tuple, tuple] | None = None
 
-    def _state(self) -> tuple:
-        """What identifies the deployed model on disk: its version folder and file stat."""
+    def key(self) -> tuple:
+        """What identifies the deployed model on disk: its version folder and its file's stat
+        (a rewrite in place changes st_ctime, which no one can set back)."""
         try:
             target = os.readlink(self._link)
         except OSError:
@@ -49,7 +50,8 @@ class ModelHolder:
         except OSError as exc:
             raise NoDeployment(f"the model file of the deployed version {target} is missing or "
                                f"unreadable: {exc.strerror}") from None
-        return target, stat.st_ino, stat.st_size, stat.st_mtime_ns
+        return (target, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                stat.st_ctime_ns)
 
     def get(self):
         """(model, Deployed, LinearScorer or None) of the current version; the scorer is checked
@@ -57,10 +59,14 @@ class ModelHolder:
 
         Raises ModelIntegrityError when no valid model is deployed.
         """
-        key = self._state()
+        return self.get_keyed()[1]
+
+    def get_keyed(self) -> tuple[tuple, tuple]:
+        """(key, what get() returns): the key is the one the model was loaded for."""
+        key = self.key()
         entry = self._entry
         if entry is not None and entry[0] == key:
-            return entry[1]
+            return entry
         with self._lock:
             entry = self._entry
             if entry is None or entry[0] != key:
@@ -69,7 +75,7 @@ class ModelHolder:
                 entry = (key, (model, deployed, fast_scorer(model)))
                 self._entry = entry
                 logger.info("loaded model version %d", deployed.version)
-            return entry[1]
+            return entry
 
 
 class FileCache:
@@ -82,14 +88,18 @@ class FileCache:
 
     @staticmethod
     def stamp(*paths: Path) -> tuple:
-        """A cheap fingerprint of files: their size and modification time."""
+        """A cheap fingerprint of files: (path, size, modification time, device, inode, change
+        time) each, (path, None) for a missing one. The inode and change time catch a file
+        replaced or rewritten with the same size and a restored modification time (``cp -p``,
+        ``rsync -a``, tar)."""
         out = []
         for path in paths:
             try:
                 stat = os.stat(path)
-                out.append((str(path), stat.st_size, stat.st_mtime_ns))
+                out.append((str(path), stat.st_size, stat.st_mtime_ns, stat.st_dev, stat.st_ino,
+                            stat.st_ctime_ns))
             except OSError:
-                out.append((str(path), None, None))
+                out.append((str(path), None))
         return tuple(out)
 
     def get(self, name: str, key: tuple, compute):
@@ -121,11 +131,10 @@ class ApiState:
     token: str | None
     models: ModelHolder = field(init=False)
     cache: FileCache = field(default_factory=FileCache)
-    answers: KeptAnswers = field(init=False)
+    answers: KeptAnswers = field(default_factory=KeptAnswers)
 
     def __post_init__(self):
         self.models = ModelHolder(self.settings.deployment_folder)
-        self.answers = KeptAnswers(self.token)
 
 
 def init_state(app: Flask, settings: Settings) -> ApiState:
