@@ -13,7 +13,6 @@ anything unexpected in the request all go to Flask, which answers as it always d
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from werkzeug.sansio.http import parse_cookie
@@ -27,14 +26,14 @@ class KeptAnswers:
 
     def __init__(self):
         self._answers: dict[str, tuple[Callable[[], tuple], tuple, list, bytes]] = {}
-        self._lock = threading.Lock()
 
     def keep(self, path: str, current_key: Callable[[], tuple], key: tuple, body: bytes,
              mimetype: str) -> None:
         """Keep body as the answer to GET path while current_key() returns key."""
         headers = [("Content-Type", mimetype), ("Content-Length", str(len(body)))]
-        with self._lock:  # one tuple replaced whole: readers never see a mix of two answers
-            self._answers[path] = (current_key, key, headers, body)
+        # One tuple replaced whole (one dict store): the worker's threads read it without a
+        # lock and never see one answer's key with another's body.
+        self._answers[path] = (current_key, key, headers, body)
 
     def find(self, environ: dict, token: str | None) -> tuple[list, bytes] | None:
         """(headers, body) of the kept answer to this request, or None: Flask answers it."""
