@@ -20,7 +20,13 @@ from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.history import History
 from pipeline.core.names import FINAL_DATA, REJECTED
 from pipeline.ingest import batchread, incremental
-from pipeline.ingest.inputs import in_ingestion_order, printable, scan_input_folder
+from pipeline.ingest.inputs import (
+    InputFile,
+    in_ingestion_order,
+    printable,
+    scan_input_folder,
+    skipped_entries,
+)
 from pipeline.ingest.merge import IngestResult, merge_with_hashes, summarize, write_outputs
 
 logger = logging.getLogger(__name__)
@@ -45,8 +51,9 @@ def ingest_folder(folder: Path, order: Sequence[str] = ()) -> IngestResult:
     return IngestResult(data=data, files=results, hashes=hashes, hash_rows=rows)
 
 
-def record_history(history: History, run_id: int, result: IngestResult) -> None:
-    """Record per-file ingestion metrics of a run."""
+def record_history(history: History, run_id: int, result: IngestResult,
+                   skipped: Sequence[InputFile] = ()) -> None:
+    """Record per-file ingestion metrics of a run, and the entries it did not read."""
     history.insert_many("ingested_files", [
         {"run_id": run_id, "name": r.name, "path": printable(str(r.path)), "size": r.size,
          "mtime": r.mtime, "sha256": r.sha256, "rows_read": r.rows_read,
@@ -54,6 +61,12 @@ def record_history(history: History, run_id: int, result: IngestResult) -> None:
          "duplicates_dropped": r.duplicates_dropped, "seconds": round(r.seconds, 6),
          "status": "ingested" if r.usable else "rejected", "reason": r.reason or r.note}
         for r in result.files
+    ] + [
+        {"run_id": run_id, "name": e.name, "path": printable(str(e.path)), "size": e.size,
+         "mtime": e.mtime_ns / 1e9, "sha256": None, "rows_read": 0, "rows_accepted": 0,
+         "rows_rejected": 0, "duplicates_dropped": 0, "seconds": 0.0, "status": "skipped",
+         "reason": e.refused}
+        for e in skipped
     ])
 
 
@@ -77,11 +90,28 @@ def run_ingestion(settings: Settings) -> IngestResult:
                         offsets.set_result(None)  # no data written: no index
                 segments = index.result()
             incremental.remember(settings, result, segments)
-        record_history(history, run.id, result)
+        skipped = skipped_entries(settings.input_folder)
+        for entry in skipped:
+            logger.warning("%s in %s skipped: %s", entry.name, settings.input_folder,
+                           entry.refused)
+        record_history(history, run.id, result, skipped)
         run.status, run.summary = "ok" if result.rows_kept else "no-data", summarize(result)
+        if skipped:
+            run.summary["entries_skipped"] = len(skipped)
     logger.info("%s: %d rows in %s", "appended new files" if result.mode == "append"
                 else "rebuilt from every file", result.rows_kept, settings.output_folder)
     return result
+
+
+def merge_multiple_dataframe(settings: Settings | None = None):
+    """The course's call: ingest the input folder named by config.json beside the scripts (or
+    by ``settings``), writing finaldata.csv, rejected.csv and ingestedfiles.txt as
+    ``python ingestion.py`` does; returns the merged data (finaldata.csv) as a DataFrame."""
+    from pipeline.data.final import read_final_data  # pandas: only for this call's answer
+
+    settings = settings or load_settings()
+    run_ingestion(settings)
+    return read_final_data(settings.output_folder / FINAL_DATA)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,10 +234,17 @@ def test_a_string_false_is_not_true(tmp_path):
                          ).data_drift_decides is False
 
 
-def test_an_unknown_key_is_refused_with_the_nearest_known_one(tmp_path):
-    config = write_config(tmp_path, dict(VALUES, deploy_if_wrose=True))
-    with pytest.raises(ConfigError, match=r"unknown key 'deploy_if_wrose'.*deploy_if_worse"):
-        load_settings(config)
+@pytest.mark.parametrize("key, nearest", [("deploy_if_wrose", "deploy_if_worse"),
+                                           ("cleaned_data", "test_data_path")])
+def test_an_unknown_key_is_a_warning_naming_the_nearest_known_one(tmp_path, caplog, key,
+                                                                   nearest):
+    config = write_config(tmp_path, dict(VALUES, **{key: True}))
+    settings = load_settings(config)  # the course's extra keys do not stop anything
+    assert settings.deploy_if_worse is False  # a misspelt key changes nothing
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert f"unknown key '{key}'" in warned[0].getMessage()
+    assert warned[0].getMessage().endswith(f"(the nearest known key is {nearest})")
 
 
 def test_every_optional_key_has_its_default_and_its_value(tmp_path):

@@ -323,7 +323,12 @@ def test_only_csv_files_are_read_in_sorted_order(settings):
     out = ingest(settings)
 
     assert [line["name"] for line in out.ingested] == ["a.csv", "b.csv", "c.csv"]
-    assert [r["name"] for r in out.history] == ["a.csv", "b.csv", "c.csv"]
+    # The others are not read, but listed with the files read, each with why (and warned of).
+    read = [r["name"] for r in out.history if r["status"] != "skipped"]
+    assert read == ["a.csv", "b.csv", "c.csv"]
+    skipped = {r["name"]: r["reason"] for r in out.history if r["status"] == "skipped"}
+    assert skipped == dict.fromkeys(("Icon\\r", "notes.txt", "data.CSV.bak", "data.csv~",
+                                     "README"), "not a .csv file: not read")
     assert out.final == [record(r) for r in (GOOD[0], GOOD[1], GOOD[2])]
     dropped = {line["name"]: line["duplicates_dropped"] for line in out.ingested}
     assert dropped == {"a.csv": "0", "b.csv": "1", "c.csv": "1"}

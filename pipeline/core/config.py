@@ -1,15 +1,18 @@
 """Reading config.json: every key typed and checked at load, every path resolved against the
 folder of the config file (never the working directory).
 
-A wrong value fails at load with one line naming the key, the file and what the key takes; an
-unknown key fails the same way (a misspelt option silently ignored would be worse). Only entry
-points call ``load_settings``; everything below them receives the Settings.
+A wrong value fails at load with one line naming the key, the file and what the key takes. An
+unknown key is a warning naming the nearest known key, and is otherwise ignored: course configs
+often carry a key of their own, and refusing them would stop a cycle for nothing, while a
+misspelt option still says so in the log. Only entry points call ``load_settings``; everything
+below them receives the Settings.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -35,6 +38,8 @@ MODELS = ("logistic", "log_logistic", "boosting")
 DEFAULT_MODEL = {"family": "auto", "C": 1.0, "max_iter": 1000, "class_weight": None,
                  "random_state": 0, "folds": 5, "selection_rows": 20_000}
 TOKEN_ENV = "RISK_API_TOKEN"
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -255,12 +260,12 @@ def _read(path: Path) -> dict:
 
 def _checked(raw: dict, path: Path) -> dict:
     """Every optional key's value, checked (defaults for the absent ones)."""
-    unknown = [key for key in raw if key not in OPTIONS and key not in REQUIRED_KEYS]
-    if unknown:
-        key = unknown[0]
-        near = difflib.get_close_matches(key, [*REQUIRED_KEYS, *OPTIONS], n=1)
-        hint = f" (did you mean {near[0]}?)" if near else ""
-        raise ConfigError(f"unknown key {key!r} in {path}{hint}")
+    known = [*REQUIRED_KEYS, *OPTIONS]
+    for key in raw:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1, cutoff=0.0)
+            logger.warning("unknown key %r in %s ignored (the nearest known key is %s)", key,
+                           path, near[0] if near else known[0])
     values = {}
     for key, option in OPTIONS.items():
         try:

@@ -61,6 +61,26 @@ def scan_input_folder(folder: Path) -> list[InputFile]:
     return sorted(found, key=lambda f: f.name)
 
 
+def skipped_entries(folder: Path) -> list[InputFile]:
+    """The entries of a folder that ingestion does not read, each with why: subfolders (their
+    files are not read) and files not named *.csv. Hidden entries (".gitkeep") are left out:
+    they are hidden on purpose."""
+    skipped = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.lower().endswith(".csv"):
+                continue
+            name = safe_name(entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                skipped.append(InputFile(name, Path(entry.path), 0, 0,
+                                         "a folder: files in subfolders are not read"))
+            else:
+                stat = entry.stat(follow_symlinks=False)
+                skipped.append(InputFile(name, Path(entry.path), stat.st_size, stat.st_mtime_ns,
+                                         "not a .csv file: not read"))
+    return sorted(skipped, key=lambda f: f.name)
+
+
 def in_ingestion_order(entries: list[InputFile], order: Sequence[str]) -> list[InputFile]:
     """Entries in ingestion order: the names of ``order`` first, as they come there, then the
     others by name (a folder never ingested is in name order)."""
