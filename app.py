@@ -8,11 +8,17 @@ model is loaded once per worker, verified against its manifest, and replaced wit
 when a new version is deployed (pipeline.api.state). In front of Flask, a thin WSGI layer returns
 the answers routes have kept while what they were computed from is unchanged
 (pipeline.api.answers).
+
+As the course has it, ``from app import app`` gives the application of config.json beside the
+scripts (made on first access, so that importing this module does no work), and
+``python app.py`` serves it on 127.0.0.1:8000 (``--host``, ``--port``, ``--config``): through
+gunicorn with gunicorn.conf.py, as ``make serve`` does, never Flask's debug server.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from flask import Flask
@@ -20,8 +26,11 @@ from flask import Flask
 from pipeline.api.answers import serving_kept_answers
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
-from pipeline.core.config import load_settings
+from pipeline.core.cli import base_parser
+from pipeline.core.config import ConfigError, load_settings
 from pipeline.web.routes import web
+
+HERE = Path(__file__).resolve().parent
 
 
 def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
@@ -36,3 +45,40 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app.register_blueprint(web)
     app.wsgi_app = serving_kept_answers(app.wsgi_app, state)
     return app
+
+
+def __getattr__(name: str):
+    """``app``, the course's module-level application, made on first access (PEP 562)."""
+    if name == "app":
+        made = globals()["app"] = create_app()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def serve_command(config: str, host: str, port: int) -> list[str]:
+    """The gunicorn command that serves the configuration's app, as ``make serve`` does."""
+    return [sys.executable, "-m", "gunicorn", "--config", str(HERE / "gunicorn.conf.py"),
+            "--chdir", str(HERE), "--bind", f"{host}:{port}", "wsgi:app"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the API and the pages (the course's ``python app.py``); returns only on error."""
+    parser = base_parser("Serve the API and the pages with gunicorn (never in debug mode).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: "
+                        "127.0.0.1; anything else exposes the API beyond this machine)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    args = parser.parse_args(argv)
+    try:
+        config = str(load_settings(args.config).config_path)  # one line now, not in a worker
+    except ConfigError as exc:
+        print(f"app failed: {exc}", file=sys.stderr)
+        return 1
+    command = serve_command(config, args.host, args.port)
+    print(f"serving {config} on http://{args.host}:{args.port}/ with gunicorn (Ctrl-C stops it)",
+          flush=True)
+    os.execve(command[0], command, dict(os.environ, RISK_CONFIG=config))
+    return 1  # not reached: the process is gunicorn now
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,41 +8,39 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
+import re
 import sys
-import tempfile
 from pathlib import Path
 
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.deployed import (
-    DEPLOYED_FILES,
     Deployed,
-    NoDeployment,
     current_deployment,
+    existing_model,
     read_version,
     version_dirs,
 )
-from pipeline.core.files import atomic_write_text, fsync_dir, sha256_file
-from pipeline.core.history import History, utc_now
-from pipeline.core.modelfile import ModelIntegrityError, read_provenance
+from pipeline.core.files import sha256_bytes, sha256_file
+from pipeline.core.history import History, record_score, utc_now
+from pipeline.core.modelfile import ModelIntegrityError, adapt_foreign, read_provenance
 from pipeline.core.names import (
-    CURRENT,
     INGESTED_FILES,
-    MANIFEST,
     MODEL_FILE,
     SAMPLE_FILE,
     SCORE_FILE,
     SCORE_RECORD,
-    VERSIONS,
 )
+from pipeline.core.publish import DeploymentError, prune_versions, publish_version, switch_to
+
+__all__ = ["DeploymentError", "adopt_existing", "check_candidate", "deploy", "rollback",
+           "store_model_into_pickle"]
 
 logger = logging.getLogger(__name__)
 
-
-class DeploymentError(RuntimeError):
-    """The files to deploy are missing or do not belong together."""
+# The scores a manifest keeps of its model on the test data.
+SCORE_KEYS = ("f1", "precision", "recall", "roc_auc", "log_loss", "brier", "threshold",
+              "tn", "fp", "fn", "tp", "rows")
 
 
 def check_candidate(model_folder: Path, ingested_files: Path) -> dict:
@@ -68,102 +66,156 @@ def check_candidate(model_folder: Path, ingested_files: Path) -> dict:
     return {"provenance": provenance, "score": score_record}
 
 
-def _copy_synced(source: Path, target: Path) -> None:
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-        dst.flush()
-        os.fsync(dst.fileno())
+def adopt_existing(settings: Settings, run_id: int | None = None) -> Deployed | None:
+    """Take over a deployment this system did not make (pipeline.core.deployed.existing_model:
+    the course's plain files, or a model training.py did not write) as a new version,
+    byte for byte, before anything else is written; None when there is none.
 
-
-def _point_link(folder: Path, name: str, target: str) -> None:
-    """Make folder/name a symbolic link to target, replacing what was there in one rename."""
-    link = folder / name
-    if link.is_symlink() and os.readlink(link) == target:
-        return
-    if link.is_dir() and not link.is_symlink():
-        raise DeploymentError(f"{link} is a folder; move it away to deploy here")
-    tmp = folder / f".{name}.{os.getpid()}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def switch_to(deployment_folder: Path, version_folder: Path) -> None:
-    """Make a version current: one atomic swap of the ``current`` link."""
-    _point_link(deployment_folder, CURRENT, f"{VERSIONS}/{version_folder.name}")
-    # Course-compatible paths at the top of the folder; they always go through ``current``.
-    for name in (*DEPLOYED_FILES, MANIFEST):
-        _point_link(deployment_folder, name, f"{CURRENT}/{name}")
-    fsync_dir(deployment_folder)
-
-
-def _claim_version(versions: Path, staged: Path, manifest: dict) -> Path:
-    """Rename a staged folder to the next free version number; returns its new path.
-
-    The manifest is written into the staged folder with the number it is about to get, so a
-    version folder is complete, manifest included, from the instant it has its name.
+    Its model's F1 is re-measured on the current test data, and that figure is the version's
+    score: the rule that a worse model is not deployed then applies against it. A model that
+    cannot be loaded or cannot score the test data is kept all the same (with F1 0 and the
+    reason), so that its bytes can be rolled back to.
     """
-    number = max(version_dirs(versions.parent), default=0) + 1
-    while True:
-        manifest["version"] = number
-        atomic_write_text(staged / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-        target = versions / f"v{number:04d}"
-        try:
-            os.rename(staged, target)  # fails if a complete version already has that name
-        except OSError:
-            if not target.exists():
-                raise
-            number += 1
-            continue
-        fsync_dir(versions)
-        return target
+    found = existing_model(settings.deployment_folder, settings.model_folder)
+    if found is None:
+        return None
+    kind, place = found
+    data = (place / MODEL_FILE).read_bytes()  # the bytes checked, measured and published
+    recorded = _read_small(place / SCORE_FILE)
+    measured = _measure_foreign(data, settings)
+    recorded_f1 = _number(recorded)
+    f1 = measured["scores"]["f1"] if measured["scores"] else (
+        recorded_f1 if recorded_f1 is not None and not measured["problem"] else 0.0)
+    ingested = place / INGESTED_FILES if kind == "deployment" \
+        else settings.output_folder / INGESTED_FILES
+    sources = {MODEL_FILE: data,
+               SCORE_FILE: place / SCORE_FILE if recorded is not None else f"{f1!r}\n".encode(),
+               INGESTED_FILES: ingested if ingested.is_file() else b""}
+    now = utc_now()
+    manifest = {
+        "deployed_at": now, "config": str(settings.config_path),
+        "model_sha256": sha256_bytes(data), "f1": f1,
+        "scores": {k: measured["scores"].get(k) for k in SCORE_KEYS} if measured["scores"]
+        else {}, "test_data": str(settings.test_file), "training": {},
+        "adopted": {"from": str(place), "source": kind, "adopted_at": now,
+                    "model_type": measured["model_type"], "recorded_score": recorded,
+                    "recorded_f1": recorded_f1, "problem": measured["problem"],
+                    "note": measured["note"]},
+    }
+    final = publish_version(settings.deployment_folder, sources, manifest)
+    deployed = read_version(final)
+    _record_deployment(settings, run_id, "adopt", deployed)
+    if measured["scores"]:
+        record_score(History(settings.history_db), run_id, "test", measured["scores"],
+                     model_sha256=manifest["model_sha256"], model_version=deployed.version,
+                     data=str(settings.test_file))
+    logger.warning("adopted the %s in %s as version %d, byte for byte: F1 %.4f re-measured on "
+                   "%s (it recorded %s)%s", kind, place, deployed.version, f1,
+                   settings.test_file.name, recorded if recorded is not None else "no score",
+                   f"; {measured['problem'] or measured['note']}"
+                   if measured["problem"] or measured["note"] else "")
+    return deployed
+
+
+def _read_small(path: Path, limit: int = 200) -> str | None:
+    """The first characters of a small text file (a course's latestscore.txt), or None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(limit).strip()
+    except OSError:
+        return None
+
+
+def _number(text: str | None) -> float | None:
+    """The first number in a text ("0.571", "f1 score: 0.571"), or None."""
+    match = re.search(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text or "")
+    return float(match.group()) if match else None
+
+
+def _measure_foreign(data: bytes, settings: Settings) -> dict:
+    """{"scores", "problem", "note", "model_type"} of a pickled model on the test data.
+
+    The user's own model, in their own folder, is unpickled as their course code did; any
+    failure of it (an old library, a model of other columns) is its problem, not a crash.
+    """
+    import pickle
+
+    from pipeline.ingest.records import read_labelled_data
+    from pipeline.model.evaluate import score_model
+
+    found = {"scores": None, "problem": None, "note": None, "model_type": None}
+    try:
+        model = pickle.loads(data)  # the user's own model, as their course code loads it
+        found["model_type"] = type(model).__name__
+    except Exception as exc:  # any failure of a foreign pickle: kept, marked unusable
+        found["problem"] = f"it cannot be unpickled here: {type(exc).__name__}: {exc}"[:300]
+        return found
+    try:
+        frame = read_labelled_data(settings.test_file)
+    except (OSError, ValueError) as exc:
+        found["note"] = f"not re-measured: {exc}"[:300]
+        return found
+    try:
+        found["scores"] = score_model(adapt_foreign(model), frame)
+    except Exception as exc:  # a model of other columns, or without predict_proba
+        found["problem"] = f"it cannot score the test data: {type(exc).__name__}: {exc}"[:300]
+    return found
 
 
 def deploy(settings: Settings, run_id: int | None = None) -> Deployed:
-    """Publish the trained model, its score and the ingestion record as a new current version."""
+    """Publish the trained model, its score and the ingestion record as a new current version.
+
+    A deployment this system did not make (the course's plain files) is first adopted as a
+    version of its own (adopt_existing), so that nothing of it is overwritten.
+    """
+    adopt_existing(settings, run_id)
     model_folder = settings.model_folder
     ingested = settings.output_folder / INGESTED_FILES
     candidate = check_candidate(model_folder, ingested)
-    versions = settings.deployment_folder / VERSIONS
-    versions.mkdir(parents=True, exist_ok=True)
-    _clean_staging(versions)
-    staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions))
-    staged.chmod(0o755)
-    try:
-        sources = {MODEL_FILE: model_folder / MODEL_FILE, SCORE_FILE: model_folder / SCORE_FILE,
-                   INGESTED_FILES: ingested}
-        if (model_folder / SAMPLE_FILE).is_file():
-            sources[SAMPLE_FILE] = model_folder / SAMPLE_FILE
-        for name, source in sources.items():
-            _copy_synced(source, staged / name)
-        files = {name: sha256_file(staged / name) for name in sources}
+    sources = {MODEL_FILE: model_folder / MODEL_FILE, SCORE_FILE: model_folder / SCORE_FILE,
+               INGESTED_FILES: ingested}
+    if (model_folder / SAMPLE_FILE).is_file():
+        sources[SAMPLE_FILE] = model_folder / SAMPLE_FILE
+
+    def unchanged(files: dict) -> None:
         if files[MODEL_FILE] != candidate["provenance"]["model_sha256"]:
             raise DeploymentError("the trained model changed while it was being deployed")
-        manifest = {
-            "deployed_at": utc_now(),
-            "config": str(settings.config_path),
-            "model_sha256": files[MODEL_FILE],
-            "f1": candidate["score"]["f1"],
-            "scores": {k: candidate["score"].get(k) for k in
-                       ("f1", "precision", "recall", "roc_auc", "log_loss", "brier",
-                        "threshold", "tn", "fp", "fn", "tp", "rows")},
-            "test_data": candidate["score"].get("data"),
-            "files": files,
-            "training": candidate["provenance"],
-        }
-        final = _claim_version(versions, staged, manifest)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    switch_to(settings.deployment_folder, final)
+
+    manifest = {
+        "deployed_at": utc_now(),
+        "config": str(settings.config_path),
+        "model_sha256": candidate["provenance"]["model_sha256"],
+        "f1": candidate["score"]["f1"],
+        "scores": {k: candidate["score"].get(k) for k in SCORE_KEYS},
+        "test_data": candidate["score"].get("data"),
+        "training": candidate["provenance"],
+    }
+    final = publish_version(settings.deployment_folder, sources, manifest, verify=unchanged)
     deployed = read_version(final)
-    History(settings.history_db).insert("deployments", {
-        "run_id": run_id, "time": manifest["deployed_at"], "action": "deploy",
-        "version": deployed.version, "model_sha256": manifest["model_sha256"],
-        "f1": manifest["f1"], "data_files": json.dumps(manifest["training"].get("training_files")),
-    })
+    _record_deployment(settings, run_id, "deploy", deployed,
+                       json.dumps(manifest["training"].get("training_files")))
     prune_versions(settings.deployment_folder, settings.keep_versions)
+    return deployed
+
+
+def _record_deployment(settings: Settings, run_id: int | None, action: str, deployed: Deployed,
+                       data_files: str | None = None) -> None:
+    """A row of the history's deployments table: a deployment, an adoption or a rollback."""
+    when = utc_now() if action == "rollback" else deployed.manifest.get("deployed_at")
+    History(settings.history_db).insert("deployments", {
+        "run_id": run_id, "time": when, "action": action, "version": deployed.version,
+        "model_sha256": deployed.manifest["model_sha256"], "f1": deployed.manifest.get("f1"),
+        "data_files": data_files,
+    })
+
+
+def store_model_into_pickle(settings: Settings | None = None) -> Deployed:
+    """The course's call: deploy the trained model as ``python deployment.py`` does, reading
+    config.json beside the scripts when no settings are given."""
+    settings = settings or load_settings()
+    with History(settings.history_db).run("deployment", settings.name) as run:
+        deployed = deploy(settings, run.id)
+        run.summary = {"version": deployed.version}
     return deployed
 
 
@@ -181,32 +233,9 @@ def rollback(settings: Settings, run_id: int | None = None) -> Deployed:
             logger.warning("skipping version %s: %s", folder.name, exc)
             continue
         switch_to(settings.deployment_folder, folder)
-        History(settings.history_db).insert("deployments", {
-            "run_id": run_id, "time": utc_now(), "action": "rollback",
-            "version": candidate.version, "model_sha256": candidate.manifest["model_sha256"],
-            "f1": candidate.manifest.get("f1"), "data_files": None,
-        })
+        _record_deployment(settings, run_id, "rollback", candidate)
         return candidate
     raise DeploymentError(f"no valid version older than {current.version} to roll back to")
-
-
-def prune_versions(deployment_folder: Path, keep: int) -> list[int]:
-    """Delete the oldest versions beyond ``keep``, never the current one; returns those deleted."""
-    try:
-        current = current_deployment(deployment_folder).version
-    except NoDeployment:
-        return []
-    numbers = [n for n in version_dirs(deployment_folder) if n != current]
-    doomed = numbers[: max(0, len(numbers) - (keep - 1))]  # the current one counts in keep
-    for number in doomed:
-        shutil.rmtree(version_dirs(deployment_folder)[number], ignore_errors=True)
-    return doomed
-
-
-def _clean_staging(versions: Path) -> None:
-    """Remove staging folders left by an interrupted deployment."""
-    for child in versions.glob(".staging-*"):
-        shutil.rmtree(child, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,10 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         settings = load_settings(args.config)
-        stage = "rollback" if args.rollback else "deployment"
-        with History(settings.history_db).run(stage, settings.name) as run:
-            deployed = rollback(settings, run.id) if args.rollback else deploy(settings, run.id)
-            run.summary = {"version": deployed.version}
+        if args.rollback:
+            with History(settings.history_db).run("rollback", settings.name) as run:
+                deployed = rollback(settings, run.id)
+                run.summary = {"version": deployed.version}
+        else:
+            deployed = store_model_into_pickle(settings)
     except (ConfigError, DeploymentError, ModelIntegrityError, OSError) as exc:
         print(f"{'rollback' if args.rollback else 'deployment'} failed: {exc}", file=sys.stderr)
         return 1

@@ -43,7 +43,7 @@ from pipeline.core.packages import (
 from pipeline.core.processes import dies_with_this_process
 from pipeline.core.schema import FEATURES
 from pipeline.data.final import FinalData, missing_fractions, read_final_data, summarize_columns
-from pipeline.ingest.records import read_labelled_data
+from pipeline.ingest.records import read_input_file, read_labelled_data
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,28 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(FEATURES)]
 
 
-def model_predictions(frame: pd.DataFrame, settings: Settings) -> list[int]:
-    """The deployed model's predictions (0 or 1), one per row of frame."""
+def _test_or_given(data, settings: Settings) -> pd.DataFrame:
+    """The rows to predict: the configured test file when data is None, a DataFrame as it is,
+    else the CSV file at the path given (validated with the ingestion rules)."""
+    if data is None:
+        return read_labelled_data(settings.test_file)
+    if isinstance(data, pd.DataFrame):
+        return data
+    result = read_input_file(Path(data), FEATURES)
+    if not result.usable or result.rejects:
+        reason = result.reason or "; ".join(f"line {r['line']}: {r['reason']}"
+                                            for r in result.rejects[:3])
+        raise ValueError(f"cannot predict from {data}: {reason}")
+    return result.frame
+
+
+def model_predictions(data: pd.DataFrame | str | Path | None = None,
+                      settings: Settings | None = None) -> list[int]:
+    """The deployed model's predictions (0 or 1), one per row: of the test data named by the
+    config (config.json beside the scripts when no settings are given, as the course calls it
+    with no arguments), of a DataFrame, or of the CSV file at a path."""
+    settings = settings or load_settings()
+    frame = _test_or_given(data, settings)
     model, _ = load_deployed_model(settings.deployment_folder)
     return [int(p) for p in model.predict(_features(frame))]
 
@@ -71,14 +91,27 @@ def model_probabilities(frame: pd.DataFrame, settings: Settings) -> list[float]:
     return [float(p) for p in model.predict_proba(_features(frame))[:, 1]]
 
 
-def dataframe_summary(settings: Settings) -> dict[str, dict[str, float | None]]:
+def summary_by_column(settings: Settings) -> dict[str, dict[str, float | None]]:
     """Mean, median, std, min, max, quartiles and mode of each numeric column of finaldata.csv."""
     return summarize_columns(read_final_data(settings.output_folder / FINAL_DATA))
 
 
-def missing_data(settings: Settings) -> dict[str, float]:
+def missing_by_column(settings: Settings) -> dict[str, float]:
     """The fraction of missing values in each column of finaldata.csv."""
     return missing_fractions(read_final_data(settings.output_folder / FINAL_DATA))
+
+
+def dataframe_summary(settings: Settings | None = None) -> list[float]:
+    """The course's list: for each numeric column of finaldata.csv in turn, its mean, median
+    and standard deviation (summary_by_column has these and more, by name)."""
+    summary = summary_by_column(settings or load_settings())
+    return [stats[key] for stats in summary.values() for key in ("mean", "median", "std")]
+
+
+def missing_data(settings: Settings | None = None) -> list[float]:
+    """The course's list: the share of missing values of each column of finaldata.csv, in the
+    file's column order (missing_by_column has them by name)."""
+    return list(missing_by_column(settings or load_settings()).values())
 
 
 def scratch_config(settings: Settings, folder: Path) -> Path:
@@ -115,21 +148,29 @@ def _run_timed(script: str, config: Path, cwd: Path, timeout: float) -> float:
     return seconds
 
 
-def execution_time(settings: Settings, timeout: float = 600.0) -> dict[str, float]:
+def stage_execution_times(settings: Settings, timeout: float = 600.0,
+                          scripts: tuple[str, ...] = SCRIPTS) -> dict[str, float]:
     """Seconds taken by ingestion.py, training.py and scoring.py, run on a scratch copy.
 
     The course's measure, kept as an option (``measure_execution_time: "rerun"``): it costs
-    what the three stages cost. The cycle's default reads the real runs' times instead
+    what the stages cost. The cycle's default reads the real runs' times instead
     (recorded_execution_time).
     """
     with tempfile.TemporaryDirectory(prefix="risk-timing-") as tmp:
         folder = Path(tmp)
         config = scratch_config(settings, folder)
         times = {}
-        for script in SCRIPTS:
+        for script in scripts:
             times[Path(script).stem] = _run_timed(script, config, folder, timeout)
             logger.info("%s took %.2f s", script, times[Path(script).stem])
     return times
+
+
+def execution_time(settings: Settings | None = None, timeout: float = 600.0) -> list[float]:
+    """The course's list: seconds taken by ingestion.py and training.py, each run again (on a
+    scratch copy, so the real outputs are left alone)."""
+    times = stage_execution_times(settings or load_settings(), timeout, SCRIPTS[:2])
+    return [times["ingestion"], times["training"]]
 
 
 def recorded_execution_time(settings: Settings) -> dict[str, float]:
@@ -150,7 +191,7 @@ def stage_timings(settings: Settings, how: bool | str | None) -> dict[str, float
     """The stage timings diagnostics reports: "history" (the real runs), "rerun" or True (the
     scripts run again on a scratch copy), or None / False (not measured)."""
     if how in (True, "rerun"):
-        return execution_time(settings)
+        return stage_execution_times(settings)
     if how == "history":
         return recorded_execution_time(settings)
     if how in (False, None):
@@ -171,15 +212,18 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def outdated_packages_list(settings: Settings, index_url: str | None = None,
+def outdated_packages_list(settings: Settings | None = None, index_url: str | None = None,
                            timeout: float = 5.0, fetch: Fetcher | None = None) -> list[dict]:
-    """Pinned, installed and latest version of each requirement; latest None when unknown.
+    """A table, one row per requirement: its name, pinned, installed and latest version
+    (latest None when unknown). With no settings, the requirements beside config.json of the
+    scripts, as the course calls it.
 
     The index is the one pip installs from ($PIP_INDEX_URL, pip.conf's index-url, else PyPI)
     unless ``index_url`` names one.
     """
     import requests
 
+    settings = settings or load_settings()
     fetch = fetch or fetch_json
     index_url = index_url or pip_index_url()
     reachable = True

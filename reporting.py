@@ -24,7 +24,7 @@ from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES, ID
 from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_labelled_data
-from pipeline.model.evaluate import score_model
+from pipeline.model.evaluate import score_model as evaluate_model
 from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
@@ -32,7 +32,7 @@ from pipeline.report.pdf import new_figure
 from pipeline.report.risk import rank_latest, read_risk_list, write_risk_list
 
 __all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
-           "read_risk_list", "score_clients"]
+           "read_risk_list", "score_clients", "score_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def evaluate_deployed(settings: Settings) -> dict:
 
 
 def _evaluate(model, deployed: Deployed, settings: Settings) -> dict:
-    scores = score_model(model, read_labelled_data(settings.test_file), curve=True)
+    scores = evaluate_model(model, read_labelled_data(settings.test_file), curve=True)
     return {**scores, "version": deployed.version, "data": settings.test_file.name}
 
 
@@ -58,6 +58,13 @@ def plot_confusion_matrix(settings: Settings) -> Path:
         fig.savefig(handle, format="png", dpi=120)
     logger.info("confusion matrix of version %d -> %s", evaluation["version"], path)
     return path
+
+
+def score_model(settings: Settings | None = None) -> Path:
+    """The course's call: write confusionmatrix.png of the deployed model on the test data
+    (plot_confusion_matrix), reading config.json beside the scripts when no settings are
+    given; returns the picture's path."""
+    return plot_confusion_matrix(settings or load_settings())
 
 
 def _final_data(settings: Settings) -> FinalData:

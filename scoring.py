@@ -7,29 +7,20 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.files import atomic_write_text
-from pipeline.core.history import History, utc_now
+from pipeline.core.history import History, record_score, utc_now
 from pipeline.core.modelfile import ModelIntegrityError, load_trained_model
 from pipeline.core.names import SCORE_FILE, SCORE_RECORD
 from pipeline.ingest.records import read_labelled_data
-from pipeline.model.evaluate import score_model  # the course's name for the evaluation
+from pipeline.model.evaluate import score_model as evaluate_model
 
 __all__ = ["read_labelled_data", "read_score", "record_score", "run_scoring", "score_model"]
 
 logger = logging.getLogger(__name__)
-
-
-def record_score(history: History, run_id: int | None, purpose: str, scores: dict, *,
-                 model_sha256: str, data: str, model_version: int | None = None) -> None:
-    """Store a scoring result in the history database."""
-    history.insert("scores", {
-        "run_id": run_id, "time": utc_now(), "purpose": purpose, "model_sha256": model_sha256,
-        "model_version": model_version, "data": data, "rows": scores["rows"],
-        **{key: scores[key] for key in ("f1", "precision", "recall", "roc_auc",
-                                        "tn", "fp", "fn", "tp")},
-    })
 
 
 def run_scoring(settings: Settings) -> dict:
@@ -37,7 +28,7 @@ def run_scoring(settings: Settings) -> dict:
     history = History(settings.history_db)
     with history.run("scoring", settings.name) as run:
         model, record = load_trained_model(settings.model_folder)
-        scores = score_model(model, read_labelled_data(settings.test_file))
+        scores = evaluate_model(model, read_labelled_data(settings.test_file))
         # The record ties the bare score to the model it measured, so deployment can refuse a
         # stale latestscore.txt left by an earlier model.
         atomic_write_text(settings.model_folder / SCORE_RECORD, json.dumps(
@@ -50,6 +41,21 @@ def run_scoring(settings: Settings) -> dict:
     logger.info("F1 %.4f precision %.4f recall %.4f on %d rows of %s", scores["f1"],
                 scores["precision"], scores["recall"], scores["rows"], settings.test_file)
     return scores
+
+
+def score_model(model=None, frame: pd.DataFrame | None = None, **options) -> dict | float:
+    """The course's name, both ways it is called.
+
+    ``score_model()``, as the course calls it: score the trained model on the test data named
+    by config.json beside the scripts, write latestscore.txt (run_scoring), and return the F1.
+    ``score_model(model, frame)``: F1, precision, recall, ROC AUC, log-loss, Brier score and
+    confusion counts of a model on a labelled frame (pipeline.model.evaluate.score_model).
+    """
+    if model is None and frame is None:
+        return run_scoring(load_settings())["f1"]
+    if model is None or frame is None:
+        raise TypeError("score_model takes a model and a labelled frame, or nothing at all")
+    return evaluate_model(model, frame, **options)
 
 
 def read_score(path: Path) -> float:

@@ -60,9 +60,20 @@ def fit_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL
     return fit_selected(frame, selection, params), selection
 
 
-def train_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL) -> Pipeline:
-    """The fitted model of a frame of features and target (see fit_model)."""
-    return fit_model(frame, params)[0]
+def train_model(frame: pd.DataFrame | None = None, params: Mapping | None = None) -> Pipeline:
+    """The fitted model of a frame of features and target (see fit_model; ``params``: the
+    config's model settings, by default DEFAULT_MODEL).
+
+    ``train_model()``, as the course calls it: train on the ingested data named by config.json
+    beside the scripts and write trainedmodel.pkl with its record (run_training); returns the
+    model it wrote.
+    """
+    if frame is None:
+        if params is not None:
+            raise TypeError("train_model() reads its model settings from config.json; "
+                            "pass a frame to train with other params")
+        return _train_and_save(load_settings())[0]
+    return fit_model(frame, DEFAULT_MODEL if params is None else params)[0]
 
 
 def library_versions() -> dict:
@@ -76,6 +87,11 @@ def library_versions() -> dict:
 
 def run_training(settings: Settings) -> dict:
     """Train on the configured ingested data and write the model; returns its provenance."""
+    return _train_and_save(settings)[1]
+
+
+def _train_and_save(settings: Settings) -> tuple[Pipeline, dict]:
+    """(the fitted model, its provenance record), the model written to the model folder."""
     history = History(settings.history_db)
     with history.run("training", settings.name) as run:
         data_path = settings.output_folder / FINAL_DATA
@@ -115,7 +131,7 @@ def run_training(settings: Settings) -> dict:
         logger.info("  %-13s log-loss %.4f±%.4f  ROC AUC %.4f±%.4f  Brier %.4f±%.4f  "
                     "F1 %.4f±%.4f", row["model"], *(row[k] for m in CV_METRICS
                                                     for k in (m, f"{m}_sd")))
-    return record
+    return model, record
 
 
 def record_selection(history: History, run_id: int, selection: Selection) -> None:

@@ -40,8 +40,8 @@ CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata
           "api_url": "http://127.0.0.1:9"}
 PRACTICE = dict(CONFIG, input_folder_path="practicedata", output_model_path="practicemodels")
 # Checkpoints that publish something: each of them is always among the points tried.
-CRITICAL = ("os.replace", "os.rename", "os.symlink", "deployment.switch_to",
-            "deployment._claim_version", "monitor.save_state")
+CRITICAL = ("os.replace", "os.rename", "os.symlink", "publish.switch_to",
+            "publish._claim_version", "changes.save_state")
 
 
 def make_project(folder: Path) -> Path:

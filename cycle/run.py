@@ -29,9 +29,14 @@ def _check_deployed_model(settings: Settings, deployed) -> None:
 
 def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
     """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job."""
-    from pipeline.core.deployed import NoDeployment, current_deployment
+    from pipeline.core.deployed import NoDeployment, current_deployment, existing_model
 
     started = time.perf_counter()
+    adopted = ""
+    if existing_model(settings.deployment_folder, settings.model_folder) is not None:
+        from cycle import steps  # a model this system did not deploy: keep it before all else
+
+        adopted = steps.adopt(settings) + "; "
     before = load_state(settings)
     changes = find_changes(settings, before)
     try:
@@ -47,13 +52,13 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
         if outputs_current(str(settings.model_folder), deployed.manifest["model_sha256"]):
             logger.info("decision: nothing new in %s", settings.input_folder)
             elapsed = time.perf_counter() - started
-            return f"nothing new in {settings.input_folder} ({elapsed:.3f} s)"
+            return f"{adopted}nothing new in {settings.input_folder} ({elapsed:.3f} s)"
         from cycle import steps
 
         logger.info("decision: the reports do not describe deployed version %d: refreshing them",
                     deployed.version)
         summary = steps.refresh_only(settings, deployed, call_api=call_api)
-        return f"{summary} ({time.perf_counter() - started:.1f} s)"
+        return f"{adopted}{summary} ({time.perf_counter() - started:.1f} s)"
 
     from cycle import steps  # the heavy part: pandas, scikit-learn, reports
 
@@ -72,7 +77,7 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
             save_state(settings, changes.seen)
         raise
     save_state(settings, changes.seen)
-    return f"{summary} ({time.perf_counter() - started:.1f} s)"
+    return f"{adopted}{summary} ({time.perf_counter() - started:.1f} s)"
 
 
 def main(argv: list[str] | None, description: str) -> int:

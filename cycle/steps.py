@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import diagnostics
 import reporting
-from deployment import DeploymentError, deploy
+from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
 from pipeline.core.config import Settings
@@ -162,6 +162,25 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
     with running_server(settings.config_path) as temporary:
         answers = call_endpoints(temporary, settings)
     write_returns(settings.model_folder / RETURNS_FILE, temporary, answers)
+
+
+def adopt(settings: Settings) -> str:
+    """Take over a deployment this system did not make as a version of its own, before the
+    cycle writes anything (deployment.adopt_existing); returns what was done."""
+    history = History(settings.history_db)
+    try:
+        with history.run("adoption", settings.name) as run:
+            deployed = adopt_existing(settings, run.id)
+            run.summary = {"version": deployed.version, "f1": deployed.score,
+                           **deployed.adopted} if deployed else "nothing to adopt"
+    except (OSError, DeploymentError) as exc:
+        _fail("adopting the existing deployment failed, nothing changed", exc)
+    if deployed is None:
+        return "nothing to adopt"
+    logger.info("decision: adopted the existing %s as version %d (F1 %.4f on the test data)",
+                deployed.adopted["source"], deployed.version, deployed.score)
+    return (f"adopted the existing {deployed.adopted['source']} as version {deployed.version} "
+            f"(F1 {deployed.score:.4f} re-measured on the test data)")
 
 
 def first_deployment(settings: Settings, *, call_api: bool) -> str:

@@ -12,14 +12,14 @@ import requests
 
 import diagnostics
 from diagnostics import (
-    dataframe_summary,
-    execution_time,
-    missing_data,
+    missing_by_column,
     model_predictions,
     model_probabilities,
     outdated_packages_list,
     run_diagnostics,
     scratch_config,
+    stage_execution_times,
+    summary_by_column,
 )
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import NoDeployment, load_deployed_model
@@ -98,7 +98,7 @@ def test_predictions_need_a_deployed_model(settings):
 def test_summary_matches_an_independent_computation(settings):
     write_final(settings, "aaaa,1,10,5,0\nbbbb,2,20,5,1\nnull,3,30,7,0\ndddd,4,40,9,1\n"
                           "eeee,100,50,5,1\n")
-    summary = dataframe_summary(settings)
+    summary = summary_by_column(settings)
     json.dumps(summary)  # serialisable as it is
     frame = pd.read_csv(settings.output_folder / "finaldata.csv")
     described = frame.describe()
@@ -122,11 +122,11 @@ def test_summary_matches_an_independent_computation(settings):
 def test_missing_fractions_count_only_empty_fields(settings):
     # "null" is a client's name, not a missing value.
     write_final(settings, "aaaa,1,,5,0\n,2,20,,1\nnull,,30,,0\ndddd,4,40,9,1\n")
-    assert missing_data(settings) == {
+    assert missing_by_column(settings) == {
         "corporation": 0.25, "lastmonth_activity": 0.25, "lastyear_activity": 0.25,
         "number_of_employees": 0.5, "exited": 0.0,
     }
-    assert dataframe_summary(settings)["number_of_employees"]["count"] == 2
+    assert summary_by_column(settings)["number_of_employees"]["count"] == 2
 
 
 def test_scratch_config_reads_the_real_data_and_writes_elsewhere(settings, tmp_path):
@@ -149,7 +149,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 def test_execution_time_measures_the_scripts_and_leaves_real_outputs_alone(deployed, project):
     before = _snapshot(project)
     runs = len(History(deployed.history_db).query("SELECT id FROM runs"))
-    times = execution_time(deployed)
+    times = stage_execution_times(deployed)
     assert set(times) == {"ingestion", "training", "scoring"}
     assert all(isinstance(s, float) and 0 < s < 120 for s in times.values())
     assert _snapshot(project) == before
@@ -162,7 +162,7 @@ def test_execution_time_raises_when_a_script_fails(project):
     (project / "nothing").mkdir()
     settings = load_settings(project / "config.json", input_folder_path="nothing")
     with pytest.raises(RuntimeError, match=r"ingestion\.py failed \(exit 1\): .*no usable data"):
-        execution_time(settings)
+        stage_execution_times(settings)
 
 
 def test_outdated_packages_reads_the_pins_and_asks_the_index(settings):
@@ -232,7 +232,7 @@ def test_is_outdated_compares_versions_as_numbers(package, outdated):
 def test_run_diagnostics_records_everything_and_caches_it(deployed, monkeypatch):
     (deployed.root / "requirements.txt").write_text("pandas==3.1.1\nnumpy==2.4.6\n",
                                                     encoding="utf-8")
-    monkeypatch.setattr(diagnostics, "execution_time",
+    monkeypatch.setattr(diagnostics, "stage_execution_times",
                         lambda settings: {"ingestion": 0.5, "training": 1.5, "scoring": 0.25})
     assert latest_diagnostics(deployed.model_folder) is None
     results = run_diagnostics(deployed, measure_time="rerun",
@@ -262,7 +262,7 @@ def test_run_diagnostics_can_skip_timing_and_the_index(deployed, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("not asked for")
 
-    monkeypatch.setattr(diagnostics, "execution_time", must_not_run)
+    monkeypatch.setattr(diagnostics, "stage_execution_times", must_not_run)
     monkeypatch.setattr(diagnostics, "outdated_packages_list", must_not_run)
     results = run_diagnostics(deployed, measure_time=False, check_packages=False)
     assert results["execution_time"] is None and results["outdated_packages"] is None

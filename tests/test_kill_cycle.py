@@ -37,7 +37,7 @@ POINTS = (
     "ingestion.run_ingestion",
     "training.run_training",
     "scoring.run_scoring",
-    "deployment.switch_to",
+    "pipeline.core.publish.switch_to",
     "diagnostics.run_diagnostics",
     "reporting.build_report",
     "cycle.steps.call_api_endpoints",

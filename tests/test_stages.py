@@ -9,9 +9,9 @@ import pickle
 import pandas as pd
 import pytest
 
-import deployment
 from deployment import DeploymentError, deploy, rollback
 from ingestion import run_ingestion
+from pipeline.core import publish
 from pipeline.core.deployed import (
     NoDeployment,
     current_deployment,
@@ -199,7 +199,7 @@ def test_a_failed_deploy_leaves_the_current_version_in_place(settings, monkeypat
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(deployment, "_claim_version", broken)
+    monkeypatch.setattr(publish, "_claim_version", broken)
     with pytest.raises(OSError, match="disk full"):
         deploy(settings)
     assert current_deployment(settings.deployment_folder).version == first.version

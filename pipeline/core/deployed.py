@@ -18,8 +18,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.modelfile import ModelIntegrityError, load_verified
-from pipeline.core.names import CURRENT, INGESTED_FILES, MANIFEST, MODEL_FILE, SCORE_FILE, VERSIONS
+from pipeline.core.modelfile import ModelIntegrityError, adapt_foreign, load_verified
+from pipeline.core.names import (
+    CURRENT,
+    INGESTED_FILES,
+    MANIFEST,
+    MODEL_FILE,
+    PROVENANCE_FILE,
+    SCORE_FILE,
+    VERSIONS,
+)
 
 # Published at the top of the deployment folder too (links through current/), as the course has
 # them; a version folder also holds trainingsample.csv, the reference for data drift checks.
@@ -50,12 +58,27 @@ class Deployed:
 
     @property
     def score(self) -> float:
-        """The F1 score recorded with this version."""
+        """The F1 score recorded with this version (latestscore.txt); for an adopted
+        deployment, whose latestscore.txt is kept as it came, the F1 re-measured when it was
+        adopted."""
+        if self.adopted is not None:
+            return float(self.manifest["f1"])
         return float((self.folder / SCORE_FILE).read_text(encoding="utf-8").strip())
 
+    @property
+    def adopted(self) -> dict | None:
+        """What adoption recorded when this version is an existing deployment taken over as it
+        was (deployment.adopt_existing), else None."""
+        return self.manifest.get("adopted")
+
     def load_model(self):
-        """The model of this version, after checking its bytes against the manifest."""
-        return load_verified(self.model_path, self.manifest.get("model_sha256", ""))
+        """The model of this version, after checking its bytes against the manifest; an
+        adopted model is wrapped to be called as ours are (modelfile.adapt_foreign)."""
+        if self.adopted is not None and self.adopted.get("problem"):
+            raise ModelIntegrityError(f"the model adopted as version {self.version} cannot "
+                                      f"be used: {self.adopted['problem']}")
+        model = load_verified(self.model_path, self.manifest.get("model_sha256", ""))
+        return model if self.adopted is None else adapt_foreign(model)
 
 
 def version_dirs(deployment_folder: Path) -> dict[int, Path]:
@@ -97,3 +120,21 @@ def load_deployed_model(deployment_folder: Path):
     """(model, Deployed) of the current version, with the model verified against its manifest."""
     deployed = current_deployment(deployment_folder)
     return deployed.load_model(), deployed
+
+
+def existing_model(deployment_folder: Path, model_folder: Path) -> tuple[str, Path] | None:
+    """A model this system did not deploy, where a user left it, when nothing is deployed:
+    ("deployment", folder) for the course's plain files in the deployment folder (a regular
+    trainedmodel.pkl and no ``current``), else ("model folder", folder) for a trainedmodel.pkl
+    that training.py did not write (no trainedmodel.json beside it); None when there is none.
+    """
+    link = Path(deployment_folder) / CURRENT
+    if link.is_symlink() or link.exists():
+        return None
+    for kind, place, record in (("deployment", Path(deployment_folder), None),
+                                ("model folder", Path(model_folder), PROVENANCE_FILE)):
+        model = place / MODEL_FILE
+        if model.is_file() and not model.is_symlink() \
+                and (record is None or not (place / record).exists()):
+            return kind, place
+    return None

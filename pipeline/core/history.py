@@ -253,3 +253,14 @@ class History:
             return []
         with self.connect() as conn:
             return [dict(row) for row in conn.execute(sql, params)]
+
+
+def record_score(history: History, run_id: int | None, purpose: str, scores: Mapping, *,
+                 model_sha256: str, data: str, model_version: int | None = None) -> None:
+    """Store a scoring result (pipeline.model.evaluate.score_model's) in the history."""
+    history.insert("scores", {
+        "run_id": run_id, "time": utc_now(), "purpose": purpose, "model_sha256": model_sha256,
+        "model_version": model_version, "data": data, "rows": scores["rows"],
+        **{key: scores[key] for key in ("f1", "precision", "recall", "roc_auc",
+                                        "tn", "fp", "fn", "tp")},
+    })

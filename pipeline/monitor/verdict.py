@@ -87,8 +87,8 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
                            list(evidence.past_scores), asked, policy.min_history)
         if policy.drift_test == "loss":
             test = replace(test, test="loss", note="the deployed version has no reference "
-                                                   "log-loss (trained by an earlier release): "
-                                                   "fell back to raw")
+                                                   "log-loss (adopted, or trained by an earlier "
+                                                   "release): fell back to raw")
     if test.drift:
         return Decision(RETRAIN, f"{'loss' if isinstance(test, LossDrift) else 'score'} drift",
                         test)

@@ -21,8 +21,9 @@ def page_selection(f: ReportFacts, page: Page) -> None:
     training = (f.deployed.manifest.get("training", {}) if f.deployed else {})
     selection = training.get("selection")
     if not selection or not selection.get("table"):
-        page.text("No cross-validation recorded for the deployed version (it was trained by an "
-                  "earlier release, or on too few rows to cross-validate).")
+        page.text("No cross-validation recorded for the deployed version (it was adopted from a "
+                  "deployment this system did not make, trained by an earlier release, or "
+                  "trained on too few rows to cross-validate).")
         return
     page.text(f"Each candidate was scored by {selection['folds']}-fold stratified "
               f"cross-validation on {selection['rows']:,} rows of the "

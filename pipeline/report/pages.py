@@ -48,16 +48,28 @@ def _page_model(f: ReportFacts, page: Page) -> None:
         t = m.get("training", {})
         files = ", ".join(f"{x['name']} (SHA-256 {(x.get('sha256') or '?')[:12]})"
                           for x in t.get("training_files", [])) or "not recorded"
-        page.heading("Training")
-        page.text(f"Model: {t.get('model', 'logistic (an earlier release)')}, predicting an exit "
-                  f"from a probability of {t.get('threshold', 0.5):.3f} (see Model selection).",
-                  f"Trained {when(t.get('trained_at'))} on {t.get('rows', 0):,} rows "
-                  f"({t.get('positive_rate', 0):.1%} exited) of {t.get('training_data', '?')}.",
-                  f"Input files: {files}.",
-                  "Parameters: " + ", ".join(f"{k}={v}" for k, v in t.get("params", {}).items()),
-                  "Libraries: " + ", ".join(f"{k} {v}" for k, v in t.get("libraries", {}).items()))
+        a = f.deployed.adopted
+        if a:
+            page.heading("Adopted")
+            page.text(f"A model this system did not train ({a.get('model_type') or '?'}), taken "
+                      f"over byte for byte from the {a.get('source')} in {a.get('from')} on "
+                      f"{when(a.get('adopted_at'))}. It recorded the score "
+                      f"{a.get('recorded_score')!r}; the scores below were measured on the test "
+                      "data when it was adopted.", *([f"It cannot be used: {a['problem']}"]
+                                                     if a.get("problem") else []))
+        else:
+            page.heading("Training")
+            page.text(
+                f"Model: {t.get('model', 'logistic (an earlier release)')}, predicting an exit "
+                f"from a probability of {t.get('threshold', 0.5):.3f} (see Model selection).",
+                f"Trained {when(t.get('trained_at'))} on {t.get('rows', 0):,} rows "
+                f"({t.get('positive_rate', 0):.1%} exited) of {t.get('training_data', '?')}.",
+                f"Input files: {files}.",
+                "Parameters: " + ", ".join(f"{k}={v}" for k, v in t.get("params", {}).items()),
+                "Libraries: " + ", ".join(f"{k} {v}" for k, v in t.get("libraries", {}).items()))
         s = m.get("scores", {})
-        page.heading("Scores on the test data, recorded at deployment")
+        page.heading("Scores on the test data, recorded at "
+                     + ("adoption" if a else "deployment"))
         page.table(["Measure", "Value"], [
             ["F1", number(s.get("f1"))], ["Precision", number(s.get("precision"))],
             ["Recall", number(s.get("recall"))], ["ROC AUC", number(s.get("roc_auc"))],
@@ -102,7 +114,8 @@ def _page_history(f: ReportFacts, page: Page) -> None:
         moments = times(deployments)
         ax.plot(moments, [r["f1"] for r in deployments], drawstyle="steps-post",
                 color="tab:blue", alpha=0.5)
-        for action, marker, color in (("deploy", "o", "tab:blue"), ("rollback", "X", "tab:red")):
+        for action, marker, color in (("deploy", "o", "tab:blue"), ("rollback", "X", "tab:red"),
+                                      ("adopt", "s", "tab:green")):
             points = [(t, r["f1"]) for t, r in zip(moments, deployments, strict=True)
                       if r["action"] == action]
             if points:
