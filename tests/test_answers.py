@@ -11,20 +11,9 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from app import create_app
 from deployment import rollback
 from pipeline.api.auth import SESSION_COOKIE, new_session
-from tests.helpers import token_config
+from tests.helpers import counting_views, token_config
 
 TOKEN = "kept-t0ken"
-
-
-def counting_views(app) -> list[str]:
-    """A list that gets the endpoint's name each time Flask runs one of the app's views."""
-    calls: list[str] = []
-    for endpoint, view in list(app.view_functions.items()):
-        def counted(*args, _view=view, _endpoint=endpoint, **kwargs):
-            calls.append(_endpoint)
-            return _view(*args, **kwargs)
-        app.view_functions[endpoint] = counted
-    return calls
 
 
 def test_a_kept_answer_is_the_same_response_without_flask(client, app):

@@ -202,13 +202,24 @@ def test_a_declared_length_over_the_limit_is_413_at_once_under_gunicorn(small_li
 # Content types and JSON shapes ---------------------------------------------------------------
 
 @pytest.mark.parametrize("content_type", [
-    "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml",
-    "text/plain", "application/octet-stream", "image/png", "application/jsonx", "text/csv2"])
+    "application/xml", "text/plain", "application/octet-stream", "image/png",
+    "application/jsonx", "text/csv2"])
 def test_a_wrong_content_type_is_415(redeployed, content_type):
     client = create_app(redeployed.config_path).test_client()
     response = client.post("/prediction", data=json.dumps({"records": [ONE]}),
                            content_type=content_type)
     assert response.status_code == 415 and response.is_json
+
+
+@pytest.mark.parametrize("content_type, reason", [
+    ("application/x-www-form-urlencoded", "needs exactly one of"),
+    ("multipart/form-data; boundary=x", "the form body cannot be read")])
+def test_json_sent_as_a_form_is_read_as_a_form_and_refused_with_why(redeployed, content_type,
+                                                                     reason):
+    client = create_app(redeployed.config_path).test_client()
+    response = client.post("/prediction", data=json.dumps({"records": [ONE]}),
+                           content_type=content_type)
+    assert response.status_code == 400 and reason in response.get_json()["error"]
 
 
 NESTED = {

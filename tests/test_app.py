@@ -77,7 +77,7 @@ def test_every_body_form_gives_the_same_answer(client, redeployed, kwargs):
     ({"json": {"dataframe_split": []}}, 400, "dataframe_split must hold"),
     ({"json": {"something": 1}}, 400, "needs exactly one of"),
     ({"json": {"records": [ONE], "dataframe_split": {"columns": [], "data": [[]]}}}, 400,
-     "(it has records, dataframe_split)"),
+     "records in the JSON body and dataframe_split in the JSON body"),
     ({"json": [1, 2, 3]}, 400, "must be an object"),
     ({"data": "{not json", "content_type": "application/json"}, 400, "not valid JSON"),
     ({"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, 400,
@@ -194,7 +194,7 @@ def test_health_is_503_when_nothing_is_deployed(project):
 
 
 @pytest.mark.parametrize("method, path, status", [
-    ("get", "/prediction", 405),
+    ("put", "/prediction", 405),
     ("post", "/scoring", 405),
     ("get", "/nowhere", 404),
     ("delete", "/health", 405),

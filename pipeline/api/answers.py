@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from werkzeug.sansio.http import parse_cookie
 
-from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
+from pipeline.api.auth import INPUT_PATHS, SESSION_COOKIE, api_call_allowed
 
 
 class KeptAnswers:
@@ -29,7 +29,10 @@ class KeptAnswers:
 
     def keep(self, path: str, current_key: Callable[[], tuple], key: tuple, body: bytes,
              mimetype: str) -> None:
-        """Keep body as the answer to GET path while current_key() returns key."""
+        """Keep body as the answer to GET path while current_key() returns key; never for a
+        path whose answer depends on the caller's input (INPUT_PATHS)."""
+        if path in INPUT_PATHS:
+            return
         headers = [("Content-Type", mimetype), ("Content-Length", str(len(body)))]
         # One tuple replaced whole (one dict store): the worker's threads read it without a
         # lock and never see one answer's key with another's body.

@@ -24,14 +24,21 @@ def bearer_ok(header: str | None, token: str) -> bool:
     return sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(), token.encode())
 
 
+# Routes whose answer is computed from the caller's own input, by whichever method: the session
+# cookie never opens them (a page could be made to send one), and the layer in front of Flask
+# never keeps their answers (pipeline.api.answers).
+INPUT_PATHS = frozenset({"/prediction"})
+
+
 def api_call_allowed(token: str | None, method: str, path: str, authorization: str | None,
                      session: str | None) -> bool:
     """Whether a call to the API may be answered: always when no token is configured and for
     /health; otherwise with ``Authorization: Bearer <token>``, or for reading (GET, HEAD) with
-    a signed-in browser's session cookie. POST /prediction always needs the bearer token."""
+    a signed-in browser's session cookie. /prediction (INPUT_PATHS) always needs the bearer
+    token, by GET as by POST."""
     if token is None or path == "/health" or bearer_ok(authorization, token):
         return True
-    return method in ("GET", "HEAD") and session_ok(session, token)
+    return method in ("GET", "HEAD") and path not in INPUT_PATHS and session_ok(session, token)
 
 
 def token_ok(sent: str | None, token: str) -> bool:

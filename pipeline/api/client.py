@@ -20,7 +20,8 @@ def prediction_request(settings: Settings) -> dict:
     """Keyword arguments of the prediction call, on the test file.
 
     The course's form, ``{"filepath": ...}`` relative to the project, when the test data lies
-    inside it; otherwise the file's text as a ``text/csv`` body (the API reads no absolute path).
+    inside it; otherwise the file's text as a ``text/csv`` body (the API would read an absolute
+    path inside its data folders too, but the text needs no shared file system).
     """
     try:
         relative = settings.test_file.relative_to(settings.root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.api.request_source import LOCATION_KEYS, ROW_KEYS
 from pipeline.core.schema import FEATURES
 
 # A number, or a string holding one as the ingestion rules read it (finite, not negative).
@@ -54,51 +55,78 @@ _COMMON_ERRORS = {"401": _error("a bearer token is configured and was not sent")
                   "503": _error("no valid model or data is available yet")}
 
 
+def _prediction() -> dict:
+    """The operation of /prediction, by POST or GET: the same request body, query and answers."""
+    location = {"type": "string", "minLength": 1, "pattern": r"\S",
+                "example": "testdata/testdata.csv",
+                "description": "a CSV file inside the data folders (the input, test data and "
+                               "output folders): relative to the project folder, or absolute; "
+                               "'..' and paths resolving outside them are refused (403)"}
+    named = [{"type": "object", "required": [key], "properties": {key: location}}
+             for key in LOCATION_KEYS]
+    rows = [
+        {"type": "object", "required": ["records"],
+         "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}}},
+        {"type": "object", "required": ["dataframe_records"],
+         "properties": {"dataframe_records": {"type": "array", "items": _RECORD, "minItems": 1}}},
+        {"type": "object", "required": ["dataframe_split"],
+         "properties": {"dataframe_split": {
+             "type": "object", "required": ["columns", "data"],
+             "properties": {"columns": {"type": "array", "items": {"type": "string"}},
+                            "data": {"type": "array", "items": {"type": "array"}}}}}},
+    ]
+    upload = {"type": "string", "contentMediaType": "text/csv",
+              "description": "the CSV file, uploaded as a file part (`curl -F file=@testdata.csv`; "
+                             "any field name): a header row and the three features; other "
+                             "columns such as corporation and exited are not read. As a text "
+                             "field, file names a CSV file like the other keys."}
+    body = {"required": False, "content": {
+        "application/json": {"schema": {"oneOf": named + rows}},
+        "application/x-www-form-urlencoded": {"schema": {"oneOf": named}},
+        "multipart/form-data": {"schema": {
+            "type": "object", "minProperties": 1, "maxProperties": 1,
+            "properties": {**{key: location for key in LOCATION_KEYS}, "file": upload}}},
+        "text/csv": {"schema": {"type": "string"}},
+    }}
+    return {
+        "summary": "Attrition predictions and probabilities of the deployed model",
+        "description": "The rows come from exactly one place: a CSV file named under one of "
+                       f"{', '.join(LOCATION_KEYS)} in a JSON body, a form body or the query "
+                       "string; a CSV file uploaded as multipart/form-data; rows under one of "
+                       f"{', '.join(ROW_KEYS)} in a JSON body; or a text/csv body. Two at once "
+                       "(say a JSON filepath and a data_path in the query string) are refused "
+                       "with 400 naming both. A pickled body (application/octet-stream, "
+                       "application/x-pickle, or pickle bytes under any type) is refused with "
+                       "415: unpickling runs whatever code the sender put in it.",
+        "parameters": [{"name": key, "in": "query", "required": False, "schema": location}
+                       for key in LOCATION_KEYS],
+        "requestBody": body,
+        "responses": {
+            "200": _ok("one prediction and probability per row", {
+                "type": "object",
+                "required": ["predictions", "probabilities", "model_version"],
+                "properties": {
+                    "predictions": {"type": "array", "items": {"type": "integer", "enum": [0, 1]}},
+                    "probabilities": {"type": "array", "items": _FRACTION},
+                    "model_version": {"type": "integer"},
+                }}),
+            "400": _error("no source of rows, two at once (both are named), or an invalid body "
+                          "or row (the row is named)"),
+            "403": _error("the named file is outside the data folders"),
+            "404": _error("the named file does not exist"),
+            "413": _error("the body is larger than the configured limit"),
+            "415": _error("a pickled body, or a content type that is neither JSON, CSV nor a "
+                          "form"),
+            **_COMMON_ERRORS,
+        }}
+
+
 def openapi_document() -> dict:
     """The OpenAPI 3.1 document of every endpoint."""
-    prediction_body = {
-        "oneOf": [
-            {"type": "object", "required": ["filepath"],
-             "properties": {"filepath": {"type": "string", "minLength": 1, "pattern": r"\S",
-                                         "example": "testdata/testdata.csv"}}},
-            {"type": "object", "required": ["records"],
-             "properties": {"records": {"type": "array", "items": _RECORD, "minItems": 1}}},
-            {"type": "object", "required": ["dataframe_records"],
-             "properties": {"dataframe_records": {"type": "array", "items": _RECORD,
-                                                  "minItems": 1}}},
-            {"type": "object", "required": ["dataframe_split"],
-             "properties": {"dataframe_split": {
-                 "type": "object", "required": ["columns", "data"],
-                 "properties": {"columns": {"type": "array", "items": {"type": "string"}},
-                                "data": {"type": "array", "items": {"type": "array"}}}}}},
-        ]
-    }
     stats = {"type": "object", "additionalProperties": {
         "type": "object", "additionalProperties": {"type": ["number", "null"]}}}
     paths = {
-        "/prediction": {"post": {
-            "summary": "Attrition predictions and probabilities of the deployed model",
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": prediction_body},
-                "text/csv": {"schema": {"type": "string"}},
-            }},
-            "responses": {
-                "200": _ok("one prediction and probability per row", {
-                    "type": "object",
-                    "required": ["predictions", "probabilities", "model_version"],
-                    "properties": {
-                        "predictions": {"type": "array",
-                                        "items": {"type": "integer", "enum": [0, 1]}},
-                        "probabilities": {"type": "array", "items": _FRACTION},
-                        "model_version": {"type": "integer"},
-                    }}),
-                "400": _error("the body or one of its rows is invalid (the row is named)"),
-                "403": _error("filepath is outside the data folders"),
-                "404": _error("filepath names no file"),
-                "413": _error("the body is larger than the configured limit"),
-                "415": _error("the content type is neither JSON nor CSV"),
-                **_COMMON_ERRORS,
-            }}},
+        "/prediction": {"post": _prediction(), "get": _prediction()},
         "/scoring": {"get": {
             "summary": "F1 and other scores of the deployed model on the test data",
             "description": "F1, precision, recall and the confusion counts are those of the "

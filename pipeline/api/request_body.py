@@ -1,10 +1,11 @@
-"""Turning a prediction request into a validated frame of features, or a clear 4xx reason.
+"""Turning what a prediction request sent into a validated frame of features, or a clear 4xx
+reason.
 
-Accepted bodies of ``POST /prediction``:
-- ``{"filepath": "testdata/testdata.csv"}``: a CSV file inside the configured data folders;
+What ``/prediction`` reads (pipeline.api.request_source decides which one a request sent):
+- a CSV file inside the configured data folders, named by a relative or an absolute path;
 - ``{"records": [{column: value, ...}, ...]}`` and MLflow's ``{"dataframe_records": [...]}``;
 - MLflow's ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``;
-- a ``text/csv`` body with a header row.
+- CSV text with a header row: a ``text/csv`` body or an uploaded file.
 """
 
 from __future__ import annotations
@@ -31,29 +32,40 @@ class BadRequest(ValueError):
         self.status = status
 
 
-def resolve_data_file(value: object, root: Path, folders: Iterable[Path]) -> Path:
-    """The CSV file a client named, if it lies inside one of the data folders.
+def resolve_data_file(value: object, root: Path, folders: Iterable[Path],
+                      name: str = "filepath") -> Path:
+    """The CSV file a client named (``name`` says under which key), if it lies inside one of the
+    data folders.
 
-    Refuses, before anything is read: non-strings, absolute paths, ``..``, other suffixes,
-    and any path (links included) whose real location is outside the folders.
+    A relative path is taken from the project folder (the config's); an absolute one is taken as
+    it is, since course clients send ``os.path.abspath(...)``. Refuses, before anything is read:
+    non-strings, ``~``, ``..``, other suffixes, and any path (links included) whose real
+    location is outside the folders.
     """
     if not isinstance(value, str) or not value.strip():
-        raise BadRequest("filepath must be a non-empty string")
+        raise BadRequest(f"{name} must be a non-empty string")
     if len(value) > MAX_FILEPATH:
-        raise BadRequest(f"filepath is longer than {MAX_FILEPATH} characters")
+        raise BadRequest(f"{name} is longer than {MAX_FILEPATH} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: no file has that name
+        raise BadRequest(f"{name} is not valid Unicode (it holds a lone surrogate)") from None
     if "\x00" in value or "\\" in value:
-        raise BadRequest("filepath holds characters that are not allowed", 403)
-    relative = Path(value)
-    if relative.is_absolute() or value.startswith("~"):
-        raise BadRequest("filepath must be relative to the project folder", 403)
-    if ".." in relative.parts:
-        raise BadRequest("filepath must not contain '..'", 403)
-    if relative.suffix.lower() != ".csv":
-        raise BadRequest("filepath must name a .csv file", 403)
-    real = Path(os.path.realpath(root / relative))
+        raise BadRequest(f"{name} holds characters that are not allowed", 403)
+    path = Path(value)
+    if value.startswith("~"):
+        raise BadRequest(f"{name} must be relative to the project folder or absolute, "
+                         "without ~", 403)
+    # Refused even where it would resolve inside: a '..' is how escapes are written.
+    if ".." in path.parts:
+        raise BadRequest(f"{name} must not contain '..'", 403)
+    if path.suffix.lower() != ".csv":
+        raise BadRequest(f"{name} must name a .csv file", 403)
+    real = Path(os.path.realpath(root / path))  # an absolute path replaces root
     allowed = [Path(os.path.realpath(folder)) for folder in folders]
     if not any(real.is_relative_to(folder) and real != folder for folder in allowed):
-        raise BadRequest("filepath is outside the data folders", 403)
+        raise BadRequest(f"{name} is outside the data folders (the input, test data and output "
+                         "folders of the configuration)", 403)
     try:
         found = real.is_file()
     except OSError:  # e.g. a name longer than the file system allows
@@ -119,21 +131,31 @@ def frame_from_split(split: object) -> pd.DataFrame:
     return _validated(rows, columns, "dataframe_split")
 
 
-def frame_from_csv_text(text: str) -> pd.DataFrame:
-    """Features of a CSV body with a header row."""
+def frame_from_csv_text(text: str, where: str = "the CSV body") -> pd.DataFrame:
+    """Features of CSV text with a header row; columns besides the features (the course's
+    ``corporation`` and ``exited``) are not read."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows = [row for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise BadRequest(f"unreadable CSV: {exc}") from None
+        raise BadRequest(f"unreadable CSV in {where}: {exc}") from None
     if len(rows) < 2:
-        raise BadRequest("the CSV body needs a header row and at least one data row")
+        raise BadRequest(f"{where} needs a header row and at least one data row")
     columns = [c.strip().lstrip("\ufeff").lower() for c in rows[0]]
     body = rows[1:]
     for number, row in enumerate(body):
         if len(row) != len(columns):
             raise BadRequest(f"row {number}: expected {len(columns)} fields, found {len(row)}")
-    return _validated(body, columns, "the CSV header")
+    return _validated(body, columns, f"the CSV header of {where}")
+
+
+def frame_from_csv_bytes(data: bytes, where: str = "the CSV body") -> pd.DataFrame:
+    """Features of CSV bytes (UTF-8, with or without a byte-order mark)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{where} is not UTF-8") from None
+    return frame_from_csv_text(text, where)
 
 
 def frame_from_file(path: Path) -> pd.DataFrame:
@@ -147,20 +169,9 @@ def frame_from_file(path: Path) -> pd.DataFrame:
     return result.frame
 
 
-BODY_KEYS = ("filepath", "records", "dataframe_records", "dataframe_split")
-
-
-def frame_from_json(body: object, root: Path, folders: Iterable[Path]) -> pd.DataFrame:
-    """Features of any accepted JSON body: exactly one of BODY_KEYS (two would be ambiguous)."""
-    if not isinstance(body, dict):
-        raise BadRequest("the JSON body must be an object")
-    given = [key for key in BODY_KEYS if key in body]
-    if len(given) != 1:
-        raise BadRequest(f"the JSON body needs exactly one of: {', '.join(BODY_KEYS)}"
-                         + (f" (it has {', '.join(given)})" if given else ""))
-    key = given[0]
-    if key == "filepath":
-        return frame_from_file(resolve_data_file(body["filepath"], root, folders))
+def frame_from_rows(key: str, value: object) -> pd.DataFrame:
+    """Features of the rows of a JSON body under key: records, dataframe_records or
+    dataframe_split."""
     if key == "dataframe_split":
-        return frame_from_split(body["dataframe_split"])
-    return frame_from_records(body[key])
+        return frame_from_split(value)
+    return frame_from_records(value)

@@ -6,7 +6,6 @@ The routes read the application's state through ``api_state()`` only (pipeline.a
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -15,7 +14,9 @@ from werkzeug.exceptions import HTTPException
 from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.openapi import openapi_document
-from pipeline.api.request_body import BadRequest, frame_from_csv_text, frame_from_json
+from pipeline.api.request_body import BadRequest
+from pipeline.api.request_parts import query_args, read_parts
+from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import FINAL_DATA, RISK_SCORES
@@ -57,9 +58,10 @@ def authenticate():
     """With a token configured, every route but /health needs ``Authorization: Bearer``.
 
     A signed-in browser's session cookie (pipeline.api.auth) also opens the read-only methods,
-    so the pages can link to /openapi.json and people can open /risk or /scoring; POST
-    /prediction always needs the bearer token. Routes of other blueprints (the pages) check
-    the same credentials themselves and answer with a sign-in page.
+    so the pages can link to /openapi.json and people can open /risk or /scoring; /prediction
+    always needs the bearer token, by GET as by POST (auth.INPUT_PATHS). Routes of other
+    blueprints (the pages) check the same credentials themselves and answer with a sign-in
+    page.
     """
     token = api_state().token
     if token is None:
@@ -88,56 +90,37 @@ def _keyed_model(state: ApiState) -> tuple[tuple, tuple]:
         abort(503, description=str(exc))
 
 
-def _read_body(limit: int) -> bytes:
-    """The request body; 413 for a body sent without Content-Length that runs past the limit.
+def _fast_prediction(source: Source):
+    """The answer for plain numeric rows by the model's own arithmetic (fastpredict), or None
+    when the rows need the general path or the model has no fast scorer."""
+    rows = plain_rows({source.key: source.value})
+    if rows is None:
+        return None
+    model, deployed, scorer = _deployed_model()
+    if scorer is None:
+        return None
+    predictions, probabilities, unsure = scorer.score(rows)
+    if unsure:  # a hair from the threshold: the model itself decides
+        import pandas as pd
 
-    Werkzeug stops reading such a (chunked) body at the limit and hands over what it read, so a
-    cut JSON or CSV body would be answered as if it were whole.
-    """
-    data = request.get_data(cache=False)
-    if request.content_length is None and len(data) >= limit and \
-            request.environ["wsgi.input"].read(1):
-        abort(413, description=f"the body is larger than {limit} bytes")
-    return data
+        close = pd.DataFrame([rows[i] for i in unsure], columns=list(FEATURES))
+        for i, label in zip(unsure, model.predict(close), strict=True):
+            predictions[i] = int(label)
+    return jsonify(predictions=predictions, probabilities=probabilities,
+                   model_version=deployed.version)
 
 
-def _parse_json(data: bytes):
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
-
-
-@api.post("/prediction")
+@api.route("/prediction", methods=["GET", "POST"])
 def prediction():
-    """Predictions and probabilities for rows sent as JSON or CSV, or a data file named."""
+    """Predictions and probabilities for the rows a request names, uploads or sends, by POST
+    or GET (pipeline.api.request_source says which forms)."""
     settings = api_state().settings
-    mimetype = request.mimetype or ""
     try:
-        if mimetype == "application/json" or mimetype.endswith("+json"):
-            body = _parse_json(_read_body(settings.max_body_bytes))
-            rows = plain_rows(body)
-            if rows is not None:
-                model, deployed, scorer = _deployed_model()
-                if scorer is not None:
-                    predictions, probabilities, unsure = scorer.score(rows)
-                    if unsure:  # a hair from the threshold: the model itself decides
-                        import pandas as pd
-
-                        close = pd.DataFrame([rows[i] for i in unsure], columns=list(FEATURES))
-                        for i, label in zip(unsure, model.predict(close), strict=True):
-                            predictions[i] = int(label)
-                    return jsonify(predictions=predictions, probabilities=probabilities,
-                                   model_version=deployed.version)
-            frame = frame_from_json(body, settings.root, settings.data_folders)
-        elif mimetype == "text/csv":
-            try:
-                text = _read_body(settings.max_body_bytes).decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise BadRequest("the CSV body is not UTF-8") from None
-            frame = frame_from_csv_text(text)
-        else:
-            abort(415, description="send application/json or text/csv")
+        source = choose_source(read_parts(settings.max_body_bytes))
+        fast = _fast_prediction(source) if source.kind == "rows" else None
+        if fast is not None:
+            return fast
+        frame = frame_of(source, settings.root, settings.data_folders)
     except BadRequest as exc:
         abort(exc.status, description=str(exc))
     model, deployed, _ = _deployed_model()
@@ -236,7 +219,7 @@ def risk_frame():
 @api.get("/risk")
 def risk():
     """The ``top`` current clients most likely to leave, from riskscores.csv."""
-    top = request.args.get("top", "20")
+    top = query_args().get("top", "20")
     if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
         abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
     try:
