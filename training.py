@@ -3,7 +3,8 @@ save it with its provenance.
 
 The candidates (pipeline.model.candidates: the course's logistic regression on the raw counts,
 logistic regression on log(1 + count), gradient boosting) are compared by stratified k-fold
-cross-validation on log-loss, on a capped subsample of large data; the best, with its decision
+cross-validation on log-loss, on a capped subsample of large data; the simplest that ranks the
+rows and is within one standard error of the best (pipeline.model.choice), with its decision
 threshold tuned for F1, is fitted on every row. The config's ``model.family`` can pin one.
 """
 
@@ -131,6 +132,9 @@ def _train_and_save(settings: Settings) -> tuple[Pipeline, dict]:
         logger.info("  %-13s log-loss %.4f±%.4f  ROC AUC %.4f±%.4f  Brier %.4f±%.4f  "
                     "F1 %.4f±%.4f", row["model"], *(row[k] for m in CV_METRICS
                                                     for k in (m, f"{m}_sd")))
+    logger.info("  why: %s", selection.rule)
+    if selection.note:
+        logger.info("  threshold: %s", selection.note)
     return model, record
 
 

@@ -2,8 +2,9 @@
 the cost of choosing the model, on the project's generator, where every record's true
 probability is known (pipeline.data.datagen.true_probability).
 
-    python -m bench.quality                  # writes the quality section of bench/RESULTS.md
+    python -m bench.quality                  # writes the quality sections of bench/RESULTS.md
     BENCH_QUICK=1 python -m bench.quality    # small sizes: the targets do not apply
+    python -m bench.quality small            # only 4., small samples: its own section
 
 1. ROC AUC of the trained model (training.fit_model: selection, threshold, fit) against the
    Bayes-optimal AUC (the true probabilities' own), old and new period, 10,000 training rows,
@@ -15,6 +16,10 @@ probability is known (pipeline.data.datagen.true_probability).
    pipeline.monitor.verdict.decide, the cycle's own function. 200 trials (200 deployments).
 3. Training on 10,000,000 rows: the current training.py against the course's (read + scaled
    logistic regression, no selection), side by side in subprocesses: time and peak memory.
+4. Small samples (30 to 300 rows, as the course's own data is): the model training.fit_model
+   chooses against the course's model (fit_model with model.family pinned to logistic), each
+   scored by ROC AUC on 20,000 fresh rows of the same period; 60 seeded samples of each size
+   (240 in all), the periods alternating. Its own section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ TESTS = ("loss", "raw", "parametric", "nonparametric")
 QUIET_CYCLES = 5
 BIG_ROWS = 1_000_000 if QUICK else 10_000_000
 BIG_RUNS = 3
+SMALL_SIZES = (30, 50, 100, 300)
+SMALL_TRIALS = 10 if QUICK else 60  # per size
+SMALL_FRESH = 20_000
+SMALL_MARGIN = 0.02  # "as good as the course's model": ROC AUC at most this far below it
 
 
 def log(message: str) -> None:
@@ -185,6 +194,75 @@ def training_at_scale() -> dict:
     return out
 
 
+# 4. Small samples ---------------------------------------------------------------------------
+
+def small_sample(rows: int, trial: int) -> dict | None:
+    """One seeded sample of ``rows`` rows: the chosen model and the course's model on fresh
+    rows of the same period (None when the sample holds one class: nothing to train)."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from pipeline.core.config import DEFAULT_MODEL
+    from pipeline.core.schema import FEATURES, TARGET
+    from pipeline.data.datagen import bulk_records
+    from training import fit_model
+
+    change, seed = float(trial % 2), 2_000_003 * (trial + 1) + rows
+    train = bulk_records(rows, seed=seed, change=change)
+    if train[TARGET].nunique() < 2:
+        return None
+    fresh = bulk_records(SMALL_FRESH, seed=seed + 1, change=change)
+    x, truth = fresh[list(FEATURES)], fresh[TARGET].to_numpy()
+    ours, selection = fit_model(train, DEFAULT_MODEL)
+    # REFERENCE: the course's model is the logistic candidate alone, selected the same way.
+    course, _ = fit_model(train, {**DEFAULT_MODEL, "family": "logistic"})
+    out = {"rows": rows, "change": change, "chosen": selection.chosen}
+    for name, model in (("ours", ours), ("course", course)):
+        p = model.predict_proba(x)[:, 1]
+        predicted = model.predict(x)
+        out[name] = {"roc_auc": float(roc_auc_score(truth, p)),
+                     "constant": bool(np.ptp(p) <= 1e-12),
+                     "one_class": bool(predicted.min() == predicted.max())}
+    out["gap"] = out["ours"]["roc_auc"] - out["course"]["roc_auc"]
+    return out
+
+
+def small_samples(trials: int = SMALL_TRIALS, sizes: tuple[int, ...] = SMALL_SIZES) -> dict:
+    """Every small sample, and the shares the targets read (constant, as good as the
+    course's model), over all sizes and per size, with their 95% intervals."""
+    started = time.perf_counter()
+    samples, skipped = [], 0
+    for rows in sizes:
+        for trial in range(trials):
+            sample = small_sample(rows, trial)
+            if sample is None:
+                skipped += 1
+            else:
+                samples.append(sample)
+        log(f"small samples: {rows} rows done ({time.perf_counter() - started:.0f} s)")
+    return {"all": _shares(samples),
+            "sizes": {rows: _shares([s for s in samples if s["rows"] == rows]) for rows in sizes},
+            "skipped": skipped, "margin": SMALL_MARGIN, "fresh_rows": SMALL_FRESH,
+            "samples": samples, "seconds": time.perf_counter() - started}
+
+
+def _shares(group: list[dict]) -> dict:
+    """How often the chosen model was constant, predicted one class, and was as good as the
+    course's; which candidate was chosen how often; mean and worst ROC AUC."""
+    counts = {"constant": sum(s["ours"]["constant"] for s in group),
+              "one_class": sum(s["ours"]["one_class"] for s in group),
+              "as_good": sum(s["gap"] >= -SMALL_MARGIN for s in group)}
+    chosen: dict[str, int] = {}
+    for s in group:
+        chosen[s["chosen"]] = chosen.get(s["chosen"], 0) + 1
+    return {"trials": len(group), "chosen": chosen,
+            "ours_auc": statistics.fmean(s["ours"]["roc_auc"] for s in group),
+            "course_auc": statistics.fmean(s["course"]["roc_auc"] for s in group),
+            "worst_gap": min(s["gap"] for s in group),
+            **{k: {"rate": n / len(group), "hits": n, "trials": len(group),
+                   "interval": wilson(n, len(group))} for k, n in counts.items()}}
+
+
 # The section --------------------------------------------------------------------------------
 
 def run() -> dict:
@@ -196,21 +274,36 @@ def run() -> dict:
     drift = drift_rates(TRIALS)
     log(f"3. training on {BIG_ROWS:,} rows")
     scale = training_at_scale()
+    log(f"4. small samples: {SMALL_TRIALS} of each of {SMALL_SIZES} rows")
+    small = small_samples()
     from bench.run import machine
 
     return {"machine": machine(), "quick": QUICK, "models": models, "drift": drift,
-            "scale": scale, "seconds": time.perf_counter() - started}
+            "scale": scale, "small": small, "seconds": time.perf_counter() - started}
 
 
-def main() -> int:
-    """Run the quality benchmark and write its section of RESULTS.md."""
-    from bench.quality_report import write_quality
+def run_small() -> dict:
+    """Only the small samples (4.), with the machine and mode their section names."""
+    from bench.run import machine
 
-    results = run()
+    return {"machine": machine(), "quick": QUICK, "small": small_samples()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the quality benchmark (or, given ``small``, only its small samples) and write its
+    sections of RESULTS.md."""
+    from bench.quality_report import write_quality, write_small
+
+    only_small = (sys.argv[1:] if argv is None else argv) == ["small"]
+    results = run_small() if only_small else run()
     (BENCH / "data").mkdir(exist_ok=True)
-    (BENCH / "data" / "quality.json").write_text(json.dumps(results, indent=1))
-    write_quality(results, OUT)
-    log(f"wrote the quality section of {OUT} in {results['seconds']:.0f} s")
+    name = "quality-small.json" if only_small else "quality.json"
+    (BENCH / "data" / name).write_text(json.dumps(results, indent=1))
+    if not only_small:
+        write_quality(results, OUT)
+    write_small(results, OUT)
+    seconds = results["small"]["seconds"] if only_small else results["seconds"]
+    log(f"wrote the quality section{'' if only_small else 's'} of {OUT} in {seconds:.0f} s")
     return 0
 
 

@@ -1,12 +1,14 @@
-"""The quality section of bench/RESULTS.md, from the figures of bench.quality."""
+"""The quality sections of bench/RESULTS.md, from the figures of bench.quality."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bench.sections import update_section
+from pipeline.model.choice import ORDER
 
 TARGET_FA, TARGET_POWER = 0.05, {200: 0.60, 1_000: 0.90, 5_000: 0.90}
+TARGET_AS_GOOD = 0.90  # small samples: chosen model within the margin of the course's, or better
 PERIODS = {0.0: "old period", 1.0: "new period"}
 
 
@@ -121,3 +123,50 @@ def write_quality(r: dict, path: Path) -> None:
               f"{s['ours']['chosen']} fitted on every row) | {s['ours']['seconds']:.1f} | "
               f"{s['ours']['peak_mib']:,.0f} MiB |", ""]
     update_section(path, "quality", lines)
+
+
+def small_rows(small: dict) -> list[tuple[str, str, str, bool]]:
+    """(figure, measured, target, met) of the small-sample targets."""
+    every = small["all"]
+    return [("chosen model constant on the fresh rows", _rate(every["constant"]), "0%",
+             every["constant"]["hits"] == 0),
+            (f"chosen model's ROC AUC within {small['margin']} of the course model's, or "
+             "better", _rate(every["as_good"]), f">= {TARGET_AS_GOOD:.0%}",
+             every["as_good"]["rate"] >= TARGET_AS_GOOD)]
+
+
+def write_small(r: dict, path: Path) -> None:
+    """Write the small-sample section of the results file."""
+    small = r["small"]
+    every = small["all"]
+    names = [n for n in ORDER if any(n in group["chosen"] for group in small["sizes"].values())]
+    lines = ["## Quality on small samples", "",
+             "Written by `python -m bench.quality small` (and by `python -m bench.quality`); "
+             + ("**quick mode (BENCH_QUICK=1): few samples, the targets do not apply.**"
+                if r["quick"] else "full sizes.")
+             + f" Machine: {r['machine']}. The section took {small['seconds'] / 60:.1f} "
+             "minutes.", "",
+             f"{every['trials']} seeded samples of the project's generator "
+             f"(`pipeline.data.datagen.bulk_records`), of {', '.join(map(str, small['sizes']))} "
+             "rows, the old and the new period in turn"
+             + (f" ({small['skipped']} more held one class and were left out)"
+                if small["skipped"] else "") + ". "
+             + "Each trained by `training.fit_model` (the selection: candidates that rank, "
+             "the simplest within one standard error, the threshold and its fallbacks) and by "
+             "the course's model, `fit_model` with `model.family` pinned to `logistic`; both "
+             f"scored by ROC AUC on {small['fresh_rows']:,} fresh rows of the same period. "
+             "Shares with their 95% Wilson intervals.", "",
+             "| figure | measured | target | |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {_verdict(ok)} |" for a, b, c, ok in small_rows(small)]
+    lines += ["", "| rows | samples | " + " | ".join(f"chose {n}" for n in names)
+              + " | constant | one class predicted | as good as the course's | mean ROC AUC, "
+              "ours / course's | worst ours − course's |",
+              "| ---: | ---: | " + " | ".join("---:" for _ in names)
+              + " | ---: | ---: | ---: | ---: | ---: |"]
+    for rows, group in small["sizes"].items():
+        lines.append(f"| {rows} | {group['trials']} | "
+                     + " | ".join(str(group["chosen"].get(n, 0)) for n in names)
+                     + f" | {_rate(group['constant'])} | {_rate(group['one_class'])} | "
+                     f"{_rate(group['as_good'])} | {group['ours_auc']:.4f} / "
+                     f"{group['course_auc']:.4f} | {group['worst_gap']:+.4f} |")
+    update_section(path, "smallsamples", lines)

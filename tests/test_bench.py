@@ -90,3 +90,27 @@ def test_a_section_run_alone_replaces_only_its_own_block(tmp_path):
     assert text.startswith("# Benchmark results")
     assert "49x" in text and "AUC 0.83" in text and "AUC 0.82" not in text
     assert text.index("## Performance") < text.index("## Quality")  # in the fixed order
+
+
+@pytest.mark.parametrize("gaps, constant, met", [
+    ([0.01] * 9 + [-0.01], False, ["met", "met"]),
+    ([0.01] * 8 + [-0.05, -0.03], False, ["met", "**not met**"]),  # 80% as good
+    ([0.01] * 10, True, ["**not met**", "met"]),  # one constant model is one too many
+])
+def test_small_sample_section_judges_its_targets(tmp_path, gaps, constant, met):
+    from bench.quality import _shares
+    from bench.quality_report import write_small
+
+    samples = [{"rows": 30, "change": 0.0, "chosen": "logistic", "gap": gap,
+                "ours": {"roc_auc": 0.7 + gap, "constant": constant and i == 0,
+                         "one_class": False},
+                "course": {"roc_auc": 0.7, "constant": False, "one_class": False}}
+               for i, gap in enumerate(gaps)]
+    small = {"all": _shares(samples), "sizes": {30: _shares(samples)}, "skipped": 0,
+             "margin": 0.02, "fresh_rows": 20_000, "samples": samples, "seconds": 6.0}
+    results = json.loads(json.dumps({"machine": "2 cores", "quick": True, "small": small}))
+    write_small(results, tmp_path / "RESULTS.md")
+    rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines()
+            if line.startswith("| chosen model")]
+    assert [row.rsplit("|", 2)[1].strip() for row in rows] == met
+    assert "| 30 | 10 | 10 |" in (tmp_path / "RESULTS.md").read_text()  # all chose logistic

@@ -83,15 +83,6 @@ def test_large_data_is_selected_on_a_capped_stratified_subsample():
     assert selection.rows == 5_000 == selection.reference["rows"]
 
 
-def test_too_few_rows_of_a_class_to_cross_validate_gives_the_course_model():
-    data = linear_in_counts(200, seed=8)
-    data.loc[:, TARGET] = 0
-    data.loc[:0, TARGET] = 1  # one exit
-    model, selection = fit_model(data, DEFAULT_MODEL)
-    assert selection.chosen == "logistic" and selection.table == [] and selection.folds == 0
-    assert decision_threshold(model) == 0.5
-
-
 def test_the_tuned_threshold_beats_half_on_f1_where_exits_are_rare():
     """With 10% exits a calibrated model rarely reaches 0.5: predicting at 0.5 gives F1 away."""
     train, fresh = (linear_in_logs(8_000, seed=s) for s in (9, 10))

@@ -134,6 +134,7 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     for row in selection["table"]:
         assert f"{row['model']} | {row['log_loss']:.4f} ± {row['log_loss_sd']:.4f}" in chosen
     assert f"at least {selection['threshold']:.3f}" in chosen
+    assert f"Why {selection['chosen']}: {selection['rule']}." in chosen
     calibration = page_text(report, "Calibration on the test data")
     assert f"Brier score {manifest['scores']['brier']:.4f}" in calibration
     assert calibration.count("\n") >= 10  # the table of the ten bins

@@ -19,7 +19,8 @@ _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"typ
 _FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
 _NULLABLE_FRACTION = {"oneOf": [_FRACTION, {"type": "null"}]}
 # The deployed version's cross-validation: every candidate's scores (mean and spread over the
-# folds), the chosen one, its decision threshold and its reference log-loss for the drift test.
+# folds, whether it ranks, its excess loss over the best), the chosen one and why, its decision
+# threshold (and the fallback that gave it) and its reference log-loss for the drift test.
 _SELECTION = {
     "type": "object",
     "required": ["chosen", "table", "threshold", "rows", "folds"],
@@ -29,6 +30,9 @@ _SELECTION = {
         "threshold_f1": {"type": ["number", "null"]},
         "rows": {"type": "integer"},
         "folds": {"type": "integer"},
+        "rule": {"type": "string"},
+        "note": {"type": "string"},
+        "not_ranking": {"type": "array", "items": {"type": "string"}},
         "reference": {"type": "object", "properties": {
             "mean": {"type": "number"}, "sd": {"type": "number"}, "rows": {"type": "integer"}}},
         "table": {"type": "array", "items": {
@@ -36,6 +40,10 @@ _SELECTION = {
             "required": ["model", "log_loss", "roc_auc", "brier", "f1"],
             "properties": {"model": {"type": "string"}, "description": {"type": "string"},
                            "folds": {"type": "integer"},
+                           "oof_roc_auc": {"type": ["number", "null"]},
+                           "ranks": {"type": "boolean"},
+                           "excess_log_loss": {"type": ["number", "null"]},
+                           "excess_log_loss_se": {"type": ["number", "null"]},
                            **{f"{m}{s}": {"type": "number"} for m in
                               ("log_loss", "roc_auc", "brier", "f1") for s in ("", "_sd")}}}},
     },

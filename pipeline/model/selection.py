@@ -1,5 +1,6 @@
-"""Choosing the model: candidates compared by stratified k-fold cross-validation on log-loss, the
-decision threshold tuned for F1, and the deployed model's reference loss for the drift test.
+"""Choosing the model: candidates compared by stratified k-fold cross-validation on log-loss
+(the rule that picks one from the figures is pipeline.model.choice's), the decision threshold
+(pipeline.model.threshold), and the deployed model's reference loss for the drift test.
 
 Everything is seeded. On large data the comparison runs on a capped, stratified subsample, so
 that selecting costs about the same at ten thousand rows and at ten million; the chosen pipeline
@@ -17,19 +18,16 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import make_scorer
-from sklearn.model_selection import (
-    FixedThresholdClassifier,
-    StratifiedKFold,
-    TunedThresholdClassifierCV,
-    cross_validate,
-)
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pipeline.core.schema import FEATURES, TARGET
 from pipeline.model.candidates import CANDIDATES, build_candidate, with_threshold
+from pipeline.model.choice import CONSTANT, FALLBACK, Choice, Scored, choose_model
+from pipeline.model.threshold import tune_threshold, untuned_threshold
 
 SCORING = {"log_loss": "neg_log_loss", "roc_auc": "roc_auc", "brier": "neg_brier_score",
            "f1": "f1"}
@@ -49,22 +47,15 @@ class Selection:
     folds: int = 0
     # The chosen candidate's out-of-fold per-row log-loss: the reference of the drift test.
     reference: dict = field(default_factory=dict)
-    note: str = ""  # why something was left at its default
+    note: str = ""  # which fallback gave the threshold, when it could not be tuned
+    rule: str = ""  # why the chosen candidate was chosen (pipeline.model.choice)
+    not_ranking: list[str] = field(default_factory=list)  # constant, or no better than chance
     # The chosen candidate fitted on the compared rows: where the final fit starts from.
     fitted: object = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         """A plain dict for the provenance, the history and the manifest."""
         return {k: v for k, v in asdict(self).items() if k != "fitted"}
-
-
-def _f1(truth, predicted) -> float:
-    """F1 of the positive class, as sklearn.metrics.f1_score with zero_division=0, without its
-    input checks: the threshold search calls it a hundred times per fold."""
-    truth, predicted = np.asarray(truth) == 1, np.asarray(predicted) == 1
-    tp = np.count_nonzero(truth & predicted)
-    total = np.count_nonzero(truth) + np.count_nonzero(predicted)
-    return 2.0 * tp / total if total else 0.0
 
 
 def row_losses(probability: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -117,20 +108,28 @@ def _summary(scores: dict, name: str, folds: int) -> dict:
 
 def select_model(frame: pd.DataFrame, params: Mapping, *, family: str = "auto",
                  folds: int = 5, cap: int = 20_000, seed: int = 0) -> Selection:
-    """Compare the candidates (or only the pinned ``family``) by cross-validation and tune the
-    chosen one's threshold for F1; both on at most ``cap`` rows.
+    """Compare the candidates (or only the pinned ``family``) by cross-validation, choose one by
+    pipeline.model.choice's rule and set its threshold (pipeline.model.threshold); both on at
+    most ``cap`` rows.
 
     With too few exits or stays for two folds nothing can be cross-validated: the pinned (or
-    the course's) model is taken at threshold 0.5, without a table or a reference.
+    the course's) model is taken at the training data's exit rate, without a table or a
+    reference.
     """
     sample = _subsample(frame, cap, seed)
     x, y = sample[list(FEATURES)], sample[TARGET]
     names = list(CANDIDATES) if family == "auto" else [family]
     k = _folds(y, folds)
     if k < 2:
-        return Selection(chosen=names[0] if family != "auto" else "logistic", rows=len(sample))
+        chosen = family if family != "auto" else FALLBACK
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            threshold = untuned_threshold(build_candidate(chosen, params), x, y)
+        return Selection(chosen=chosen, rows=len(sample), threshold=threshold.value,
+                         note=threshold.note, fitted=threshold.fitted,
+                         rule=f"too few rows of a class to cross-validate: {_taken(family)}")
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    table, fitted = [], {}
+    table, scored, probabilities = [], {}, {}
     # One OpenMP thread: gradient boosting's threads spin and crawl on a busy machine (15x
     # slower measured with two other processes at work); the subsample keeps it cheap.
     with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
@@ -139,38 +138,48 @@ def select_model(frame: pd.DataFrame, params: Mapping, *, family: str = "auto",
             scores = cross_validate(build_candidate(name, params), x, y, cv=splitter,
                                     scoring=SCORING, return_estimator=True,
                                     return_indices=True, error_score="raise")
-            table.append(_summary(scores, name, k))
-            fitted[name] = scores
-        table.sort(key=lambda row: (row["log_loss"], row["model"]))
-        chosen = table[0]["model"]
-        threshold, threshold_f1, note, tuned = _tuned_threshold(
-            build_candidate(chosen, params), x, y, splitter, seed)
-    reference = _out_of_fold_losses(fitted[chosen], x, y)
-    return Selection(chosen=chosen, table=table, threshold=threshold, threshold_f1=threshold_f1,
-                     rows=len(sample), folds=k, reference=loss_summary(reference), note=note,
-                     fitted=tuned)
+            row = _summary(scores, name, k)
+            scored[name], probabilities[name] = _scored(row, scores, x, y)
+            table.append(row)
+        choice = choose_model(list(scored.values())) if family == "auto" else Choice(
+            family, _taken(family), [s.name for s in scored.values() if not s.ranks])
+        chosen = scored[choice.chosen]
+        threshold = tune_threshold(build_candidate(choice.chosen, params), x, y, splitter, seed,
+                                   None if chosen.constant else probabilities[choice.chosen])
+    for row in table:
+        row.update(_ranking(scored[row["model"]], choice))
+    table.sort(key=lambda row: (row["log_loss"], row["model"]))
+    return Selection(chosen=choice.chosen, table=table, threshold=threshold.value,
+                     threshold_f1=threshold.f1, rows=len(sample), folds=k,
+                     reference=loss_summary(chosen.losses), note=threshold.note,
+                     rule=choice.rule, not_ranking=choice.not_ranking, fitted=threshold.fitted)
 
 
-def _tuned_threshold(candidate, x: pd.DataFrame, y: pd.Series, splitter, seed: int
-                     ) -> tuple[float, float | None, str, object]:
-    """(threshold, its cross-validated F1, note, the candidate refitted on every row given):
-    scikit-learn's TunedThresholdClassifierCV, or 0.5 when the model's probabilities do not
-    vary (on a few dozen rows, say)."""
-    try:
-        tuned = TunedThresholdClassifierCV(candidate, scoring=make_scorer(_f1), cv=splitter,
-                                           random_state=seed).fit(x, y)
-    except ValueError as exc:  # "The provided estimator makes constant predictions"
-        return 0.5, None, f"threshold left at 0.5: {exc}", None
-    return float(tuned.best_threshold_), float(tuned.best_score_), "", tuned.estimator_
+def _taken(family: str) -> str:
+    return (f"{family}, pinned by model.family" if family != "auto"
+            else f"the course's {FALLBACK}")
 
 
-def _out_of_fold_losses(scores: dict, x: pd.DataFrame, y: pd.Series) -> np.ndarray:
-    """Each row's log-loss under the fold model that did not see it."""
-    losses = np.empty(len(y))
-    truth = y.to_numpy()
+def _scored(row: dict, scores: dict, x: pd.DataFrame, y: pd.Series
+            ) -> tuple[Scored, np.ndarray]:
+    """A candidate's figures for the rule, and its pooled out-of-fold probabilities: each row's
+    from the fold model that did not see it."""
+    probability = np.empty(len(y))
+    constant = True
     for estimator, test in zip(scores["estimator"], scores["indices"]["test"], strict=True):
-        losses[test] = row_losses(estimator.predict_proba(x.iloc[test])[:, 1], truth[test])
-    return losses
+        probability[test] = estimator.predict_proba(x.iloc[test])[:, 1]
+        constant &= bool(np.ptp(probability[test]) <= CONSTANT)
+    truth = y.to_numpy()
+    return Scored(row["model"], row["log_loss"], row_losses(probability, truth),
+                  float(roc_auc_score(truth, probability)), constant), probability
+
+
+def _ranking(scored: Scored, choice: Choice) -> dict:
+    """The table's columns of the rule: pooled out-of-fold ROC AUC, whether the candidate
+    ranks, and its paired excess log-loss over the best ranking candidate with its error."""
+    gain, se = choice.excess.get(scored.name, (None, None))
+    return {"oof_roc_auc": scored.roc_auc, "ranks": scored.ranks, "excess_log_loss": gain,
+            "excess_log_loss_se": se}
 
 
 def fit_selected(frame: pd.DataFrame, selection: Selection, params: Mapping):

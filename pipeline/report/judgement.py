@@ -10,10 +10,20 @@ from pipeline.report.pdf import Page, number, time_axis, times, when
 
 CV_COLUMNS = (("log_loss", "Log-loss"), ("roc_auc", "ROC AUC"), ("brier", "Brier"),
               ("f1", "F1 at 0.5"))
+RULE = ("Among the candidates whose out-of-fold probabilities rank the rows better than chance "
+        "(not constant, pooled out-of-fold ROC AUC above 0.5), the simplest (logistic, then "
+        "log_logistic, then boosting) whose mean log-loss is within one standard error of the "
+        "lowest wins (the standard error of the paired per-row differences of out-of-fold "
+        "log-loss); the course's logistic when none ranks. It is then fitted on every row.")
 
 
 def _spread(row: dict, key: str) -> str:
     return f"{row[key]:.4f} ± {row[f'{key}_sd']:.4f}"
+
+
+def _why(selection: dict) -> list[str]:
+    """The recorded reason for the choice of model, where there is one."""
+    return [f"Why {selection['chosen']}: {selection['rule']}."] if selection.get("rule") else []
 
 
 def page_selection(f: ReportFacts, page: Page) -> None:
@@ -21,28 +31,37 @@ def page_selection(f: ReportFacts, page: Page) -> None:
     training = (f.deployed.manifest.get("training", {}) if f.deployed else {})
     selection = training.get("selection")
     if not selection or not selection.get("table"):
+        selection = selection or {}
         page.text("No cross-validation recorded for the deployed version (it was adopted from a "
                   "deployment this system did not make, trained by an earlier release, or "
-                  "trained on too few rows to cross-validate).")
+                  "trained on too few rows to cross-validate).", *_why(selection),
+                  *([f"Decision threshold {selection['threshold']:.3f}: {selection['note']}."]
+                    if selection.get("note") else []))
         return
+    # A version trained before the one-standard-error rule has no "rule": it took the lowest.
+    how = (RULE if "rule" in selection else "The lowest mean log-loss wins; it is then fitted "
+           "on every row.")
     page.text(f"Each candidate was scored by {selection['folds']}-fold stratified "
               f"cross-validation on {selection['rows']:,} rows of the "
               f"{training.get('rows', 0):,} it was trained on (a capped, stratified subsample "
-              "when there are more), the same folds for every candidate. The lowest mean "
-              "log-loss wins; it is then fitted on every row. Mean ± standard deviation over "
-              "the folds; lower is better for log-loss and Brier, higher for ROC AUC and F1.")
+              f"when there are more), the same folds for every candidate. {how} Mean ± "
+              "standard deviation over the folds; lower is better for log-loss and Brier, "
+              "higher for ROC AUC and F1.")
     rows = [[("► " if row["model"] == selection["chosen"] else "") + row["model"],
              *(_spread(row, key) for key, _ in CV_COLUMNS)] for row in selection["table"]]
     page.table(["Model", *(label for _, label in CV_COLUMNS)], rows, [2.2, 1.6, 1.6, 1.6, 1.6])
-    page.text(*(f"{row['model']}: {row['description']}." for row in selection["table"]))
+    page.text(*(f"{row['model']}: {row['description']}"
+                + (f"; out-of-fold ROC AUC {row['oof_roc_auc']:.3f}" if "oof_roc_auc" in row
+                   else "") + "." for row in selection["table"]), *_why(selection))
     page.heading("Decision threshold")
     tuned = selection.get("threshold_f1")
     at_half = next(r["f1"] for r in selection["table"] if r["model"] == selection["chosen"])
+    source = (f": {selection['note']}." if selection.get("note") else
+              ", the threshold that maximised F1 in the same cross-validation (scikit-learn's "
+              "TunedThresholdClassifierCV)" + (f": F1 {tuned:.3f}, against {at_half:.3f} at "
+                                               "0.5." if tuned is not None else "."))
     page.text(f"The deployed model predicts an exit when its probability is at least "
-              f"{selection['threshold']:.3f}, the threshold that maximised F1 in the same "
-              "cross-validation (scikit-learn's TunedThresholdClassifierCV)"
-              + (f": F1 {tuned:.3f}, against {at_half:.3f} at 0.5." if tuned is not None
-                 else ".")
+              f"{selection['threshold']:.3f}{source}"
               + " The probabilities themselves are the model's own, not shifted: the risk list "
               "ranks by them, and the calibration page shows what they are worth.")
     reference = selection.get("reference") or {}
