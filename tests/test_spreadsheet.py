@@ -12,10 +12,15 @@ import csv
 import io
 import itertools
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from app import create_app
 from pipeline.core import spreadsheet
+from pipeline.core.schema import FEATURES
+from pipeline.report.risk import read_risk_list, write_risk_list
+from tests.helpers import add_hostile_clients
 
 # Names a spreadsheet runs as they are (OWASP's examples), then names that hide one behind a
 # separator, a quote, a line break or a tab, and names that begin with the rule's own mark.
@@ -100,3 +105,49 @@ def test_no_short_text_can_start_a_formula_cell_wherever_it_sits(layout):
                                                                    strict=True)]
     for start in range(0, len(rows), 1000):  # a quote out of step ends within a block
         assert_nothing_runs("\n".join(rows[start:start + 1000]) + "\n")
+
+
+# riskscores.csv, /risk and the pages -----------------------------------------------------------
+
+@pytest.fixture
+def hostile(deployed):
+    """The deployed project with the names above on its risk list."""
+    add_hostile_clients(deployed, NAMES)
+    return deployed
+
+
+def test_riskscores_runs_nothing_keeps_numbers_and_reads_back_exact(hostile):
+    text = (hostile.model_folder / "riskscores.csv").read_text(encoding="utf-8")
+    assert_nothing_runs(text)
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    contributions = [float(row[header.index(f"contribution_{f}")]) for row in rows
+                     for f in FEATURES]  # bare numbers, negative ones included
+    assert min(contributions) < 0
+    written = read_risk_list(hostile.model_folder)
+    assert set(NAMES) <= set(written["corporation"])
+    assert written["top_contribution"].dtype.kind == "f"
+
+
+def test_risk_and_the_pages_give_the_exact_names(hostile):
+    client = create_app(hostile.config_path).test_client()
+    answer = client.get("/risk?top=10000").get_json()
+    assert set(NAMES) <= {c["corporation"] for c in answer["clients"]}
+    for name in NAMES:
+        response = client.get("/clients.csv", query_string={"q": name})
+        text = response.get_data(as_text=True)
+        assert_nothing_runs(text)
+        header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert header[1] == "Corporation"
+        assert name in [spreadsheet.unprotect_text(row[1]) for row in rows], name
+
+
+def test_a_risk_list_is_written_protected_and_read_back_exact(tmp_path):
+    """write_risk_list and read_risk_list alone: text protected, numbers as numbers."""
+    frame = pd.DataFrame({"corporation": list(NAMES), "probability": 0.5,
+                          "rank": range(1, len(NAMES) + 1), "top_factor": "-1+1",
+                          "top_contribution": -0.25})
+    write_risk_list(frame, tmp_path / "riskscores.csv")
+    text = (tmp_path / "riskscores.csv").read_text(encoding="utf-8")
+    assert_nothing_runs(text)
+    assert ',-0.25\n' in text  # a negative number stays a bare number
+    pd.testing.assert_frame_equal(read_risk_list(tmp_path), frame, check_dtype=False)
