@@ -17,10 +17,12 @@ import pyarrow as pa
 import pytest
 
 from app import create_app
+from ingestion import run_ingestion
 from pipeline.core import spreadsheet
 from pipeline.core.schema import FEATURES
 from pipeline.report.risk import read_risk_list, write_risk_list
-from tests.helpers import add_hostile_clients
+from pipeline.web.system import read_rejected
+from tests.helpers import add_hostile_clients, csv_bytes, outputs, rebuilt
 
 # Names a spreadsheet runs as they are (OWASP's examples), then names that hide one behind a
 # separator, a quote, a line break or a tab, and names that begin with the rule's own mark.
@@ -151,3 +153,36 @@ def test_a_risk_list_is_written_protected_and_read_back_exact(tmp_path):
     assert_nothing_runs(text)
     assert ',-0.25\n' in text  # a negative number stays a bare number
     pd.testing.assert_frame_equal(read_risk_list(tmp_path), frame, check_dtype=False)
+
+
+# rejected.csv, rebuilt and appended ----------------------------------------------------------
+
+def bad_rows(names) -> list[str]:
+    """Rows that ingestion sets aside (a negative activity), one per name."""
+    return ['"' + name.replace('"', '""') + '",-1,2,3,0' for name in names]
+
+
+def test_rejected_csv_runs_nothing_and_an_append_writes_what_a_rebuild_writes(inputs, tmp_path):
+    folder = inputs.input_folder
+    (folder / "a.csv").write_bytes(csv_bytes(["acme,1,2,3,0", *bad_rows(NAMES[:9])]))
+    (folder / "=1+1.csv").write_bytes(csv_bytes([]))  # set aside whole: its name in the file
+    (folder / "@SUM(1+1).csv").write_bytes(csv_bytes(["core,1,2,3,0", *bad_rows(FORMULAS)]))
+    first = run_ingestion(inputs)
+    # A new file named to sort after them: the rebuild below, in a folder never ingested,
+    # takes the files in name order.
+    (folder / "b.csv").write_bytes(csv_bytes(["bolt,1,2,3,0", *bad_rows(NAMES[9:])]))
+    second = run_ingestion(inputs)
+    assert (first.mode, second.mode) == ("rebuild", "append")
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
+
+    path = inputs.output_folder / "rejected.csv"
+    text = path.read_text(encoding="utf-8")
+    assert_nothing_runs(text)
+    assert '"a.csv",3,"' in text  # the line a bare number
+    expected = [{k: str(v) for k, v in row.items()} for row in first.rejects + second.rejects]
+    assert len(expected) > len(NAMES) + len(FORMULAS)
+    with open(path, newline="", encoding="utf-8") as handle:
+        assert list(spreadsheet.read_rows(handle)) == expected
+    shown = read_rejected(path)  # the state page: the rows as they came
+    assert shown.examples == expected[:len(shown.examples)]
+    assert {"=1+1.csv", "@SUM(1+1).csv"} <= {row["source_file"] for row in expected}
