@@ -3,9 +3,10 @@
 
 A spreadsheet runs a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 (OWASP, "CSV injection"). Quoting every text field keeps a reader that splits on ``,`` in step
-with the writer, but one that splits on ``;`` (a common European setting) or on tabs honours the
-quotes only at the start of a line: it cuts a name at each ``;``, tab or line break inside it,
-whatever the quotes say, and the next cell begins right after. So a ``'`` is written
+with the writer, but one that splits on ``;`` (a common European setting) or on tabs takes a quote
+as one only where a cell of its own begins: past the first field of a line it is out of step, cuts
+a name at each ``;``, tab or line break inside it whatever the quotes say, and the next cell
+begins right after. So a ``'`` is written
 
 - before a ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'``, or a ``"`` followed by one
   of the first six, that begins the text or follows a ``;``;
