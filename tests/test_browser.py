@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import time
 
-import pandas as pd
 import pytest
 
 from pipeline.api.local_server import running_server
+from pipeline.report.risk import read_risk_list
 from tests.helpers import HOSTILE, add_hostile_clients, build_story, token_config
 from tools.browser import (
     LAPTOP,
@@ -124,7 +124,7 @@ def test_each_page_loads_without_console_errors_and_is_not_blank(browser, server
 
 
 def test_the_top_client_of_riskscores_is_first(browser, server, story):
-    written = pd.read_csv(story.model_folder / "riskscores.csv", keep_default_na=False)
+    written = read_risk_list(story.model_folder)  # the names exact
     rows = table(visit(browser, server + "/clients"))
     assert rows[0][:2] == ["1", written["corporation"][0]]
     assert [r[1] for r in rows] == written["corporation"].head(50).tolist()
@@ -139,7 +139,7 @@ def test_search_and_sort_work_by_clicking(browser, server, story):
     click(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
     rows = table(browser)
     assert rows and all("sw" in r[1].lower() for r in rows)
-    written = pd.read_csv(story.model_folder / "riskscores.csv", keep_default_na=False)
+    written = read_risk_list(story.model_folder)  # the names exact
     matches = written[written["corporation"].str.lower().str.contains("sw")]
     assert [r[1] for r in rows] == matches["corporation"].head(50).tolist()
     click(browser, browser.find_element(By.LINK_TEXT, "Employees"))

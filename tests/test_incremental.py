@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -55,6 +56,22 @@ def test_a_touched_file_is_not_a_change(inputs, tmp_path):
     assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
     (inputs.input_folder / "c.csv").write_bytes(csv_bytes(["gale,1,1,1,1"]))
     assert run_ingestion(inputs).mode == "append"  # the new time was recorded
+
+
+def test_a_rejected_csv_of_an_older_release_is_rebuilt_not_appended_to(inputs, tmp_path):
+    # Older releases wrote rejected.csv otherwise (CRLF, text as it came): an append would mix
+    # the two ways, so the first run of this release rebuilds it whole.
+    (inputs.input_folder / "a.csv").write_bytes(csv_bytes([*OLD, "=1+1,-1,2,3,0"]))
+    run_ingestion(inputs)
+    path = inputs.output_folder / "finaldata.state.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    del state["rejected_format"]
+    path.write_text(json.dumps(state), encoding="utf-8")
+    (inputs.input_folder / "b.csv").write_bytes(csv_bytes(["@x,1,-2,3,0", *NEW]))
+    assert run_ingestion(inputs).mode == "rebuild"
+    (inputs.input_folder / "c.csv").write_bytes(csv_bytes(["-1+1,1,2,-3,0", "gale,1,1,1,1"]))
+    assert run_ingestion(inputs).mode == "append"
+    assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
 
 
 def test_many_appends_keep_the_index_small_and_exact(inputs, tmp_path):

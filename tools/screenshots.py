@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pipeline.api.local_server import free_port, running_server
 from pipeline.core.config import PROJECT_ROOT
+from pipeline.report.risk import read_risk_list
+from pipeline.web.routes import client_url
 from tools.browser import LAPTOP, PHONE, chromium, full_page_screenshot, resize
 
 OUT = PROJECT_ROOT / "docs" / "screenshots"
@@ -54,10 +56,11 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="risk-screenshots-") as tmp:
         config = shipped_story(Path(tmp))
-        top = (Path(tmp) / "models" / "riskscores.csv").read_text().splitlines()[1].split(",")[0]
+        # The top client's name as the system reads it (riskscores.csv quotes and protects it).
+        top = read_risk_list(Path(tmp) / "models", top=1)["corporation"].iloc[0]
         with running_server(config) as url, chromium(LAPTOP) as session:
             for name, path in PAGES:
-                session.get(url + (path or f"/clients/{top}"))
+                session.get(url + (path or client_url(top)))
                 full = full_page_screenshot(session, OUT / f".{name}-laptop.tmp.png", LAPTOP[0])
                 os.replace(full, OUT / f"{name}-laptop.png")
                 resize(session, PHONE)

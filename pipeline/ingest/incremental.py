@@ -12,7 +12,8 @@ SHA-256), the size and row count of finaldata.csv and the segments of its row in
 run appends when
 
 - every recorded file is still there, unchanged (same size and time, or the same checksum), and
-- finaldata.csv, the index and the feature columns are as recorded (integers throughout);
+- finaldata.csv, the index and the feature columns are as recorded (integers throughout), and
+  rejected.csv is written as this release writes it;
 
 it then reads the new files, drops the rows seen before and appends the rest. A row is seen
 before when it equals, value by value, an earlier row of the new files, or the row of
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import logging
 import os
@@ -43,10 +43,11 @@ from pipeline.core.schema import COLUMNS, FEATURES, ID
 from pipeline.ingest import batchread, fastcsv, rowhash, rowindex
 from pipeline.ingest.inputs import compare_folder, scan_input_folder
 from pipeline.ingest.merge import (
-    REJECT_COLUMNS,
+    REJECTED_FORMAT,
     IngestResult,
     file_hashes,
     ingested_line,
+    rejected_csv,
     tagged_rows,
 )
 
@@ -132,6 +133,7 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
         "rows": len(result.data),
         "integral": all(result.data[col].dtype.kind in "iu" for col in FEATURES),
         "index_version": rowindex.VERSION,
+        "rejected_format": REJECTED_FORMAT,
         "segments": segments,
     })
 
@@ -154,7 +156,8 @@ def _load(settings: Settings) -> dict | None:
     try:
         state = json.loads((out / INGEST_STATE).read_text(encoding="utf-8"))
         if not _ours(settings, state) or not state["integral"] \
-                or state.get("index_version") != rowindex.VERSION:
+                or state.get("index_version") != rowindex.VERSION \
+                or state.get("rejected_format") != REJECTED_FORMAT:
             return None
         if os.stat(out / FINAL_DATA).st_size != state["finaldata_size"]:
             return None
@@ -188,12 +191,6 @@ def _integral(frame: pd.DataFrame) -> pd.DataFrame | None:
             return None
         frame[col] = values.astype("int64")
     return frame
-
-
-def _rejected_rows(rows: list[dict]) -> bytes:
-    text = io.StringIO(newline="")
-    csv.DictWriter(text, fieldnames=REJECT_COLUMNS).writerows(rows)
-    return text.getvalue().encode("utf-8")
 
 
 def _append_rows(path, size: int, rows: pd.DataFrame) -> tuple[int, np.ndarray]:
@@ -274,7 +271,7 @@ def ingest_new_files(settings: Settings):
                                        order=order)
     new_rejects = [row for r in results for row in r.rejects]
     with atomic_open(out / REJECTED, "wb") as handle:
-        handle.write((out / REJECTED).read_bytes() + _rejected_rows(new_rejects))
+        handle.write((out / REJECTED).read_bytes() + rejected_csv(new_rejects, header=False))
     lines = "".join(ingested_line(r) + "\n" for r in results if r.usable)
     with atomic_open(out / INGESTED_FILES, "wb") as handle:
         handle.write((out / INGESTED_FILES).read_bytes() + lines.encode("utf-8"))

@@ -2,19 +2,23 @@
 ingestedfiles.txt, exact duplicates dropped by row hash (first kept).
 
 Shared by the full rebuild (ingestion.py) and the incremental append (pipeline.ingest.incremental),
-so that both write the same outputs from the same rules.
+so that both write the same outputs from the same rules. rejected.csv is for people (its text is
+protected from being run by a spreadsheet: pipeline.core.spreadsheet); finaldata.csv is the data,
+written exactly.
 """
 
 from __future__ import annotations
 
-import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from pipeline.core import spreadsheet
 from pipeline.core.files import atomic_open
 from pipeline.core.names import FINAL_DATA, INGESTED_FILES, REJECTED
 from pipeline.core.schema import COLUMNS, FEATURES
@@ -22,6 +26,9 @@ from pipeline.ingest import fastcsv, rowhash
 from pipeline.ingest.records import FileResult
 
 REJECT_COLUMNS = ("source_file", "line", "reason", "raw")
+# How rejected.csv is written (rejected_csv); an append only adds to a file written the same way.
+# 1: the csv module's, text as it came; 2: text protected for spreadsheets, quoted, LF.
+REJECTED_FORMAT = 2
 
 
 @dataclass
@@ -173,6 +180,19 @@ def parse_ingested_files(text: str) -> list[dict]:
     return records
 
 
+def rejected_csv(rows: list[dict], header: bool = True) -> bytes:
+    """The lines of rejected.csv for rows (after its header when ``header``): line a bare number
+    (empty for a whole file), the text quoted and protected. A rebuild writes them whole and an
+    append adds them, so both give the same bytes."""
+    columns = {name: [row[name] for row in rows] for name in REJECT_COLUMNS}
+    columns["line"] = [None if isinstance(n, str) else int(n) for n in columns["line"]]
+    table = pa.table({name: pa.array(values, type=pa.int64() if name == "line" else pa.string())
+                      for name, values in columns.items()})
+    sink = io.BytesIO()
+    spreadsheet.write_table(table, sink, header=header)
+    return sink.getvalue()
+
+
 def write_outputs(result: IngestResult, output_folder: Path,
                   on_offsets: Callable[[np.ndarray], None] | None = None) -> None:
     """Write finaldata.csv, rejected.csv and ingestedfiles.txt, each atomically.
@@ -180,10 +200,8 @@ def write_outputs(result: IngestResult, output_folder: Path,
     ``on_offsets``, when given, receives where each row of finaldata.csv begins (bytes), as soon
     as the rows are written (before they are synced to disk).
     """
-    with atomic_open(output_folder / REJECTED, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=REJECT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(result.rejects)
+    with atomic_open(output_folder / REJECTED, "wb") as handle:
+        handle.write(rejected_csv(result.rejects))
     # With no usable data the outputs say so (a header and no rows) rather than keep describing
     # files that are no longer there or no longer usable.
     with atomic_open(output_folder / FINAL_DATA, "wb") as handle:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.core import spreadsheet
 from pipeline.core.names import FINAL_DATA, REJECTED, RISK_SCORES
 from pipeline.core.packages import is_outdated, package_status
 from pipeline.core.schema import ID
@@ -248,7 +248,7 @@ def _page_ingestion(f: ReportFacts, page: Page) -> None:
         page.text(f"No {REJECTED} yet: run ingestion.py.")
         return
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        rejects = list(csv.DictReader(handle))
+        rejects = list(spreadsheet.read_rows(handle))  # the text as it came, not as protected
     if not rejects:
         page.text("Nothing: every row of every input file was accepted.")
         return

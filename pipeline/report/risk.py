@@ -1,4 +1,9 @@
-"""The risk list: current clients ranked by the deployed model's probability of attrition."""
+"""The risk list: current clients ranked by the deployed model's probability of attrition.
+
+riskscores.csv is for people to open in a spreadsheet: its text is written by the rule of
+pipeline.core.spreadsheet (no cell a spreadsheet would run) and read back through its inverse,
+so /risk and the pages give the exact names.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core import spreadsheet
 from pipeline.core.files import atomic_open
 from pipeline.core.names import RISK_SCORES
 from pipeline.core.schema import FEATURES, ID, TARGET
@@ -26,20 +32,28 @@ def rank_latest(model, latest: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_risk_list(model_folder: Path, top: int | None = None) -> pd.DataFrame:
-    """The written risk list, highest risk first (the first ``top`` clients when given)."""
+    """The written risk list, highest risk first (the first ``top`` clients when given), its
+    names and other text exactly as they were before write_risk_list protected them."""
+    import pyarrow as pa
+
     frame = pd.read_csv(Path(model_folder) / RISK_SCORES, dtype={ID: str},
                         keep_default_na=False, na_values={"probability": [""]})
+    for col in frame.columns:
+        if pd.api.types.is_string_dtype(frame[col]):
+            written = pa.array(frame[col], type=pa.large_string())
+            text = spreadsheet.unprotect_column(written)
+            if text is not written:  # a protected text: the column is rebuilt, else left alone
+                frame[col] = text.to_pandas()
     frame = frame.sort_values("rank", kind="mergesort").reset_index(drop=True)
     return frame if top is None else frame.head(top)
 
 
 def write_risk_list(frame: pd.DataFrame, path: Path) -> None:
     """Write a risk list as CSV, atomically, with pyarrow's writer: ten times pandas' speed on a
-    million clients (its floats read back the same; text is quoted)."""
+    million clients (its floats read back the same; text is quoted, and protected from being
+    run by a spreadsheet)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     with atomic_open(path, "wb") as handle:
-        pacsv.write_csv(table, handle, pacsv.WriteOptions(quoting_style="needed",
-                                                          quoting_header="none"))
+        spreadsheet.write_table(table, handle)

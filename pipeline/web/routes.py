@@ -9,7 +9,6 @@ are HTML pages here; the API's stay JSON.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import io
 import logging
@@ -43,6 +42,7 @@ from pipeline.api.auth import (
 )
 from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
+from pipeline.core.spreadsheet import format_row
 from pipeline.report.explain import explain_clients
 from pipeline.web import system
 from pipeline.web.charts import score_history_svg
@@ -293,21 +293,16 @@ def clients_page():
                            outputs=system.outputs_record(api_state()))
 
 
-def _csv_cell(text: str) -> str:
-    # A name a spreadsheet would run as a formula is written as text (OWASP's advice).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @web.get("/clients.csv")
 def clients_csv():
-    """Exactly the rows and columns /clients shows for the same query string, as CSV."""
+    """Exactly the rows and columns /clients shows for the same query string, as CSV: the text
+    columns quoted and protected from being run by a spreadsheet (pipeline.core.spreadsheet)."""
     view, shown, _, _, params = _listing()
+    text = [not c.numeric for c in COLUMNS]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.heading for c in COLUMNS])
+    out.write(format_row([c.heading for c in COLUMNS], [False] * len(COLUMNS)) + "\n")
     for cells in view.cells(shown):
-        writer.writerow([_csv_cell(cells[c.key]) if c.key == "corporation" else cells[c.key]
-                         for c in COLUMNS])
+        out.write(format_row([cells[c.key] for c in COLUMNS], text) + "\n")
     suffix = re.sub(r"[^A-Za-z0-9_-]+", "_", params["q"])[:40]
     filename = f"clients-{params['sort']}-{params['dir']}-p{params['page']}" + \
         (f"-{suffix}" if suffix else "") + ".csv"

@@ -3,13 +3,13 @@ rejected.csv; each part computed once per version of the files it comes from."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.api.state import ApiState
+from pipeline.core import spreadsheet
 from pipeline.core.deployed import Deployed, current_deployment
 from pipeline.core.history import History
 from pipeline.core.modelfile import ModelIntegrityError
@@ -112,7 +112,7 @@ def read_rejected(path: Path) -> Rejected:
     counts: Counter = Counter()
     out = Rejected(exists=True)
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        for row in csv.DictReader(handle):
+        for row in spreadsheet.read_rows(handle):  # the text as it came, not as protected
             if row.get("line"):
                 out.rows += 1
             else:
