@@ -13,7 +13,7 @@ from deployment import rollback
 from pipeline.api.auth import SESSION_COOKIE, new_session
 from tests.helpers import counting_views, token_config
 
-TOKEN = "kept-t0ken"
+TOKEN = "kept-answers-t0ken"
 
 
 def test_a_kept_answer_is_the_same_response_without_flask(client, app):

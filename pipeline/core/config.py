@@ -38,6 +38,8 @@ MODELS = ("logistic", "log_logistic", "boosting")
 DEFAULT_MODEL = {"family": "auto", "C": 1.0, "max_iter": 1000, "class_weight": None,
                  "random_state": 0, "folds": 5, "selection_rows": 20_000}
 TOKEN_ENV = "RISK_API_TOKEN"
+# A short token is refused unless allow_short_token says this is a machine of one's own.
+MIN_TOKEN_LENGTH = 16
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +177,8 @@ OPTIONS: dict[str, Option] = {
                                             "deployed one on the test data"),
     "api_url": Option("http://127.0.0.1:8000", _url, "the API apicalls.py and the cycle call"),
     "api_token_file": Option(None, _optional(_text), "file whose first line is the API token"),
+    "allow_short_token": Option(False, _flag, "accept a token shorter than 16 characters "
+                                              "(local use only; logged as a warning)"),
     "keep_versions": Option(20, _whole(1), "deployed versions kept"),
     "max_body_bytes": Option(32 * 1024 * 1024, _whole(1), "request body limit of the API"),
     "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
@@ -206,6 +210,7 @@ class Settings:
     deploy_if_worse: bool = False
     api_url: str = "http://127.0.0.1:8000"
     api_token_file: Path | None = None
+    allow_short_token: bool = False
     keep_versions: int = 20
     max_body_bytes: int = 32 * 1024 * 1024
     check_outdated_packages: bool = True
@@ -313,10 +318,26 @@ def api_token(settings: Settings) -> str | None:
     """The API's bearer token: $RISK_API_TOKEN, else the first line of api_token_file, else None.
 
     The file lets cron's cycle and the server share a token without putting it in a crontab.
+    A token shorter than MIN_TOKEN_LENGTH raises ConfigError unless allow_short_token is set
+    (then it is logged as a warning): the server and the clients that send it both read it here.
     """
-    token = os.environ.get(TOKEN_ENV)
-    if token:
+    token = os.environ.get(TOKEN_ENV) or _token_file(settings)
+    if token is None or len(token) >= MIN_TOKEN_LENGTH:
         return token
+    where = f"${TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else str(settings.api_token_file)
+    if not settings.allow_short_token:
+        raise ConfigError(f"the API token of {where} has {len(token)} characters, fewer than "
+                          f"{MIN_TOKEN_LENGTH}; use a longer one (python -c 'import secrets; "
+                          f"print(secrets.token_urlsafe(24))'), or set allow_short_token: true "
+                          f"in {settings.name} for local use")
+    logger.warning("the API token of %s has %d characters, fewer than %d: allowed by "
+                   "allow_short_token in %s, for local use only", where, len(token),
+                   MIN_TOKEN_LENGTH, settings.name)
+    return token
+
+
+def _token_file(settings: Settings) -> str | None:
+    """The first line of api_token_file, or None when there is none configured."""
     if settings.api_token_file is None:
         return None
     try:
