@@ -1,7 +1,8 @@
 """Guessing the token is slow, and a session cookie tells nothing about it (issue 18, points 4
 and 5): wrong tokens limited per address across workers, cookies signed with a server secret
 and recorded in the shared store, so that signing out or changing the token ends them at once.
-In-process here, on a project with no data (the routes used need none).
+In-process here, on a project with no data (the routes used need none); tests/test_auth_server.py
+does the same across two real gunicorn workers.
 Short tokens: tests/test_app.py and tests/test_apicalls.py.
 """
 
