@@ -8,8 +8,10 @@ Short tokens: tests/test_app.py and tests/test_apicalls.py.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from pipeline.api.auth import (
     api_call_allowed,
     client_address,
 )
-from pipeline.api.authstore import load_secret
+from pipeline.api.authstore import AuthStore, load_secret
 from pipeline.api.limiter import REFRESH_SECONDS, wait_seconds
 from pipeline.api.state import api_state
 from pipeline.core.config import ConfigError, load_settings
@@ -345,3 +347,12 @@ def test_the_cost_of_each_credential_check_is_measured(tmp_path):
     assert set(figures) == {"no token configured", "bearer token", "session cookie",
                             "forged cookie", "session cookie, 10,000 sessions open"}
     assert all(value > 0 for value in figures.values())
+
+
+def test_the_store_closes_its_connections_with_it(tmp_path):
+    store = AuthStore(tmp_path / "auth.sqlite")
+    db = store._db()
+    del store
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        db.execute("SELECT 1")

@@ -22,6 +22,7 @@ import secrets
 import sqlite3
 import stat
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,10 @@ class AuthStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._local = threading.local()
+        # Every connection opened, closed with the store (or at exit) by whichever thread
+        # collects it: Python 3.13 warns of a connection left to the garbage collector.
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        weakref.finalize(self, _close, self._opened)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Made 0600 before SQLite opens it; its -wal and -shm files take the same mode.
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -78,12 +83,15 @@ class AuthStore:
     def _db(self) -> sqlite3.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # a connection never crosses a fork
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            # One thread uses it; check_same_thread is off only so that _close may run anywhere.
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None,
+                                 check_same_thread=False)
             # WAL: readers never wait for the writer. NORMAL: a commit is not flushed to disk
             # one by one; power loss may forget the last failures or sign-out, never corrupt.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             local.db, local.pid = db, os.getpid()
+            self._opened.append((os.getpid(), db))
         return local.db
 
     @contextmanager
@@ -144,3 +152,11 @@ class AuthStore:
                 (since, since, limit)):
             found[address].append(at)
         return dict(found)
+
+
+def _close(opened: list[tuple[int, sqlite3.Connection]]) -> None:
+    """Close the connections this process opened (one inherited through a fork is the
+    parent's to close)."""
+    for pid, db in opened:
+        if pid == os.getpid():
+            db.close()
