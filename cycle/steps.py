@@ -18,7 +18,7 @@ import reporting
 from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
-from pipeline.core.config import Settings
+from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import Deployed
 from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
@@ -149,6 +149,9 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
 
     from pipeline.api.local_server import running_server
 
+    # A token the server would refuse (too short) fails here in one line, before a temporary
+    # server is started only to exit at once.
+    api_token(settings)
     url = settings.api_url
     try:
         health = requests.get(url + "/health", timeout=3).json()

@@ -314,11 +314,13 @@ def add_hostile_clients(settings, names=HOSTILE) -> None:
     build_risk_list(settings)
 
 
-def token_config(root: Path, token: str) -> Path:
-    """A second config for the same project whose API (and pages) need a token."""
+def token_config(root: Path, token: str, **extra) -> Path:
+    """A second config for the same project whose API (and pages) need a token (16 characters
+    at least, or allow_short_token=True among the extra keys)."""
     (root / "token.txt").write_text(token + "\n", encoding="utf-8")
     raw = json.loads((root / "config.json").read_text())
-    return write_config(root, "config.token.json", **raw, api_token_file="token.txt")
+    return write_config(root, "config.token.json", **{**raw, **extra},
+                        api_token_file="token.txt")
 
 
 class _Table(HTMLParser):

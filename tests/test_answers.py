@@ -10,10 +10,11 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from deployment import rollback
-from pipeline.api.auth import SESSION_COOKIE, new_session
+from pipeline.api.auth import SESSION_COOKIE
+from pipeline.api.state import api_state
 from tests.helpers import counting_views, token_config
 
-TOKEN = "kept-t0ken"
+TOKEN = "kept-answers-t0ken"
 
 
 def test_a_kept_answer_is_the_same_response_without_flask(client, app):
@@ -104,14 +105,15 @@ def test_with_a_token_only_callers_who_may_read_get_the_kept_answer(redeployed):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         refused = client.get("/scoring", headers=headers)
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"]
-    client.set_cookie(SESSION_COOKIE, new_session("another token"))
+    auth = api_state(app).auth
+    session = auth.new_session()
+    client.set_cookie(SESSION_COOKIE, session[:-1] + ("0" if session[-1] != "0" else "1"))
     assert client.get("/scoring").status_code == 401
     assert calls == []  # refused by the guard, before any view
     assert client.get("/scoring", headers=bearer).data == kept.data
-    client.set_cookie(SESSION_COOKIE, new_session(TOKEN))
+    client.set_cookie(SESSION_COOKIE, session)
     assert client.get("/scoring").data == kept.data
-    expired = new_session(TOKEN, now=0)
-    client.set_cookie(SESSION_COOKIE, expired)
+    auth.end_session(session)  # signed out (by any worker): the kept answer is refused too
     assert client.get("/scoring").status_code == 401
     assert calls == []
 

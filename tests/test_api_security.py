@@ -253,16 +253,19 @@ def test_deeply_nested_or_huge_json_is_4xx_with_bounded_memory(redeployed, name)
 # Bearer token ---------------------------------------------------------------------------------
 
 def test_with_a_token_every_route_but_health_is_401_without_it(redeployed, monkeypatch):
-    monkeypatch.setenv("RISK_API_TOKEN", "s3cret-token")
-    app = create_app(redeployed.config_path)
+    token = "s3cret-token-of-the-api"
+    monkeypatch.setenv("RISK_API_TOKEN", token)
+    # Hundreds of wrong tokens from one address: the limit (tests/test_auth.py) is
+    # raised so that each one is answered as it would be alone.
+    app = create_app(redeployed.config_path, auth_failure_limit=100_000)
     client = app.test_client()
     routes = [(rule.rule, method) for rule in app.url_map.iter_rules()
               for method in sorted(rule.methods - {"OPTIONS"})]
     routes += [("/nowhere", "GET"), ("/prediction", "GET"), ("/health/../scoring", "GET")]
     wrong = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer "},
-             {"Authorization": "bearer s3cret-token"}, {"Authorization": "Basic s3cret-token"},
-             {"Authorization": "Bearer s3cret-token "}, {"Authorization": "Bearer s3cret-toke"},
-             {"X-Api-Key": "s3cret-token"}]
+             {"Authorization": f"bearer {token}"}, {"Authorization": f"Basic {token}"},
+             {"Authorization": f"Bearer {token} "}, {"Authorization": f"Bearer {token[:-1]}"},
+             {"X-Api-Key": token}]
     checked = 0
     for path, method in routes:
         for headers in wrong:
@@ -273,8 +276,7 @@ def test_with_a_token_every_route_but_health_is_401_without_it(redeployed, monke
                 assert response.status_code == 401, (path, method, headers)
                 assert response.headers["WWW-Authenticate"].startswith("Bearer")
                 checked += 1
-        right = client.open(path, method=method,
-                            headers={"Authorization": "Bearer s3cret-token"})
+        right = client.open(path, method=method, headers={"Authorization": f"Bearer {token}"})
         assert right.status_code != 401
-    assert client.get("/scoring?token=s3cret-token").status_code == 401
+    assert client.get(f"/scoring?token={token}").status_code == 401
     assert checked >= 50

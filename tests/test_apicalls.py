@@ -7,6 +7,7 @@ import json
 import pytest
 
 from pipeline.api.local_server import free_port, running_server
+from pipeline.core.config import ConfigError
 from reporting import build_risk_list
 from tests.helpers import run_script
 
@@ -40,6 +41,26 @@ def test_apicalls_without_a_server_fails_with_one_line(redeployed, tmp_path):
     assert not (redeployed.model_folder / "apireturns.txt").exists()
 
 
+def test_a_short_token_stops_apicalls_and_the_cycle_before_anything_is_sent(
+        redeployed, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISK_API_TOKEN", "short-token")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: a call would say so instead
+    proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
+                      cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "apicalls failed: the API token of $RISK_API_TOKEN has 11 characters, fewer than 16")
+    import cycle.steps
+
+    def no_server(*args, **kwargs):
+        raise AssertionError("a server was started for a token it would refuse")
+
+    monkeypatch.setattr("pipeline.api.local_server.running_server", no_server)
+    with pytest.raises(ConfigError, match="fewer than 16"):
+        cycle.steps.call_api_endpoints(redeployed, 2)
+
+
 @pytest.mark.slow
 def test_apicalls_fails_when_an_endpoint_fails(redeployed, tmp_path):
     # No risk list has been written yet, so /risk answers 503.
@@ -67,7 +88,7 @@ def test_test_data_outside_the_project_is_sent_as_csv(redeployed, tmp_path_facto
 @pytest.mark.slow
 def test_a_token_file_is_shared_by_the_server_and_its_clients(redeployed, tmp_path, monkeypatch):
     monkeypatch.delenv("RISK_API_TOKEN", raising=False)
-    (redeployed.root / "api.token").write_text("f00d\n")
+    (redeployed.root / "api.token").write_text("f00d-f00d-f00d-f00d\n")
     config = json.loads(redeployed.config_path.read_text())
     redeployed.config_path.write_text(json.dumps({**config, "api_token_file": "api.token"}))
     build_risk_list(redeployed)
@@ -75,7 +96,7 @@ def test_a_token_file_is_shared_by_the_server_and_its_clients(redeployed, tmp_pa
 
     with running_server(redeployed.config_path) as url:
         assert requests.get(url + "/scoring", timeout=10).status_code == 401
-        ok = requests.get(url + "/scoring", headers={"Authorization": "Bearer f00d"},
+        ok = requests.get(url + "/scoring", headers={"Authorization": "Bearer f00d-f00d-f00d-f00d"},
                           timeout=10)
         assert ok.status_code == 200
         proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,

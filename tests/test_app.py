@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from app import create_app
 from deployment import deploy, rollback
 from pipeline.api.state import api_state
+from pipeline.core.config import ConfigError
 from pipeline.core.deployed import load_deployed_model
 from pipeline.core.schema import FEATURES
 
@@ -206,15 +208,26 @@ def test_routing_errors_are_json(client, method, path, status):
 
 
 def test_bearer_token_guards_every_endpoint_but_health(redeployed, monkeypatch):
-    monkeypatch.setenv("RISK_API_TOKEN", "s3cret")
+    monkeypatch.setenv("RISK_API_TOKEN", "s3cret-token-of-the-api")
     client = create_app(redeployed.config_path).test_client()
     assert client.get("/health").status_code == 200
     for path in ("/scoring", "/openapi.json", "/summarystats"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.post("/prediction", json={"records": [ONE]}).status_code == 401
-    ok = client.get("/scoring", headers={"Authorization": "Bearer s3cret"})
+    ok = client.get("/scoring", headers={"Authorization": "Bearer s3cret-token-of-the-api"})
     assert ok.status_code == 200
+
+
+def test_a_short_token_stops_the_app_at_start_unless_allowed(redeployed, monkeypatch, caplog):
+    monkeypatch.setenv("RISK_API_TOKEN", "short-token")
+    with pytest.raises(ConfigError, match=r"has 11 characters, fewer than 16.*allow_short_token"):
+        create_app(redeployed.config_path)
+    with caplog.at_level(logging.WARNING):
+        app = create_app(redeployed.config_path, allow_short_token=True)
+    assert "local use only" in caplog.text
+    assert app.test_client().get("/scoring", headers={
+        "Authorization": "Bearer short-token"}).status_code == 200
 
 
 def test_openapi_document_describes_every_route(app, client):

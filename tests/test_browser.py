@@ -25,7 +25,7 @@ from tools.browser import (
 
 _, _, WHY = find_browser()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(WHY), reason=WHY or "ok")]
-TOKEN = "browser-t0ken"
+TOKEN = "browser-t0ken-for-tests"
 
 
 @pytest.fixture(scope="module")

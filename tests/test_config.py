@@ -188,12 +188,12 @@ def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkey
     from pipeline.core.config import api_token
 
     monkeypatch.delenv("RISK_API_TOKEN", raising=False)
-    (tmp_path / "secret").write_text("abc123\nignored\n")
+    (tmp_path / "secret").write_text("abc123-from-the-file\nignored\n")
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**{k: "x" for k in REQUIRED_KEYS}, "api_token_file": "secret"}))
-    assert api_token(load_settings(path)) == "abc123"
-    monkeypatch.setenv("RISK_API_TOKEN", "fromenv")
-    assert api_token(load_settings(path)) == "fromenv"
+    assert api_token(load_settings(path)) == "abc123-from-the-file"
+    monkeypatch.setenv("RISK_API_TOKEN", "from-the-environment")
+    assert api_token(load_settings(path)) == "from-the-environment"
     monkeypatch.delenv("RISK_API_TOKEN")
     (tmp_path / "secret").write_text("\n")
     with pytest.raises(ConfigError, match="is empty"):
@@ -202,12 +202,37 @@ def test_api_token_comes_from_the_environment_or_the_token_file(tmp_path, monkey
     assert api_token(load_settings(path)) is None
 
 
+@pytest.mark.parametrize("where", ["environment", "file"])
+def test_a_short_token_is_refused_unless_allowed_for_local_use(tmp_path, monkeypatch, caplog,
+                                                                where):
+    from pipeline.core.config import api_token
+
+    monkeypatch.delenv("RISK_API_TOKEN", raising=False)
+    if where == "environment":
+        monkeypatch.setenv("RISK_API_TOKEN", "x" * 15)
+    (tmp_path / "secret").write_text("y" * 15 + "\n")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**{k: "x" for k in REQUIRED_KEYS}, "api_token_file": "secret"}))
+    with pytest.raises(ConfigError, match="has 15 characters, fewer than 16") as refused:
+        api_token(load_settings(path))
+    assert "\n" not in str(refused.value) and "allow_short_token" in str(refused.value)
+    with caplog.at_level("WARNING"):
+        token = api_token(load_settings(path, allow_short_token=True))
+    assert len(token) == 15
+    assert "15 characters" in caplog.text and "local use only" in caplog.text
+    (tmp_path / "secret").write_text("y" * 16 + "\n")
+    monkeypatch.setenv("RISK_API_TOKEN", "z" * 16)
+    assert api_token(load_settings(path)) == "z" * 16  # 16 is enough
+
+
 @pytest.mark.parametrize("key, value", [
     ("data_drift_decides", "false"), ("data_drift_decides", 0), ("deploy_if_worse", "true"),
     ("check_outdated_packages", None), ("measure_execution_time", "no"),
     ("min_drift_rows", 0), ("min_drift_rows", "20"), ("min_history", 1), ("min_history", 5.0),
     ("api_url", "127.0.0.1:8000"), ("api_url", 8000), ("api_token_file", ""),
-    ("api_token_file", 3), ("history_db_path", ""), ("test_file", ["a.csv"]),
+    ("api_token_file", 3), ("history_db_path", ""), ("allow_short_token", "true"),
+    ("auth_db_path", ""), ("auth_failure_limit", 0), ("auth_failure_window", 1.5),
+    ("trust_x_forwarded_for", 1), ("test_file", ["a.csv"]),
     ("drift_test", ["raw"]), ("model", {"C": 0}), ("model", {"C": "1"}),
     ("model", {"max_iter": 0}), ("model", {"penalty": "l1"}), ("model", {"random_state": 1.5}),
     ("model", {"class_weight": "equal"}), ("model", {"class_weight": {"0": 1, "2": 1}}),

@@ -9,7 +9,8 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from pipeline.api.answers import KeptAnswers
-from pipeline.api.auth import SESSION_COOKIE, api_call_allowed, new_session
+from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
+from pipeline.api.state import api_state
 from tests.helpers import copy_project, counting_views, token_config
 
 TOKEN = "pr3diction-token"
@@ -26,7 +27,7 @@ def project(tmp_path_factory, redeployed_template):
 def guarded(project):
     """A test client of the app with a bearer token configured, and a valid session cookie."""
     client = create_app(token_config(project.root, TOKEN)).test_client()
-    client.set_cookie(SESSION_COOKIE, new_session(TOKEN))
+    client.set_cookie(SESSION_COOKIE, api_state(client.application).auth.new_session())
     return client
 
 
@@ -47,11 +48,12 @@ def test_a_doubled_slash_does_not_slip_the_cookie_through(guarded):
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT"])
-def test_the_rule_itself_asks_the_bearer_token_for_prediction(method):
-    cookie = new_session(TOKEN)
-    assert not api_call_allowed(TOKEN, method, "/prediction", None, cookie)
-    assert api_call_allowed(TOKEN, method, "/prediction", f"Bearer {TOKEN}", cookie)
-    assert api_call_allowed(TOKEN, "GET", "/scoring", None, cookie)  # the control
+def test_the_rule_itself_asks_the_bearer_token_for_prediction(guarded, method):
+    auth = api_state(guarded.application).auth
+    cookie = auth.new_session()
+    assert not api_call_allowed(auth, method, "/prediction", None, cookie, "192.0.2.1")
+    assert api_call_allowed(auth, method, "/prediction", f"Bearer {TOKEN}", cookie, "192.0.2.1")
+    assert api_call_allowed(auth, "GET", "/scoring", None, cookie, "192.0.2.1")  # the control
 
 
 def test_prediction_by_get_is_computed_by_flask_every_time(project):

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import time
 from html import unescape
 from urllib.parse import quote
 
@@ -19,7 +20,8 @@ import pytest
 from markupsafe import escape
 
 from app import create_app
-from pipeline.api.auth import SESSION_COOKIE, new_session, session_ok
+from pipeline.api.auth import SESSION_COOKIE, SESSION_SECONDS
+from pipeline.api.state import api_state
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.history import History
@@ -437,23 +439,31 @@ def test_the_bearer_token_opens_the_pages_too(guarded):
     assert response.status_code == 200 and b"Sign out" not in response.get_data()
 
 
-@pytest.mark.parametrize("value", [
-    "", "garbage", "1.2.3", f"{2**40}.abc", new_session("another token"),
-    new_session(TOKEN, now=0),  # expired long ago
-    new_session(TOKEN).replace(".", ".0"),
-])
-def test_a_forged_expired_or_foreign_cookie_is_refused(guarded, value):
-    guarded.set_cookie(SESSION_COOKIE, value)
+def _cookie(kind: str, guarded, story, monkeypatch) -> str:
+    """A cookie value that must not open the pages."""
+    auth = api_state(guarded.application).auth
+    if kind == "another token":  # opened by the same project's server under another token
+        monkeypatch.setenv("RISK_API_TOKEN", "another-token-of-16-chars")
+        return api_state(create_app(story.config_path)).auth.new_session()
+    if kind == "expired":  # opened 12 hours and a second ago
+        now, auth.clock = auth.clock, lambda: time.time() - SESSION_SECONDS - 1
+        try:
+            return auth.new_session()
+        finally:
+            auth.clock = now
+    if kind == "tampered":
+        value = auth.new_session()
+        return value[:-1] + ("0" if value[-1] != "0" else "1")
+    return kind
+
+
+@pytest.mark.parametrize("kind", ["", "garbage", "1.2.3", f"{2**40}.abc", "another token",
+                                  "expired", "tampered"])
+def test_a_forged_expired_or_foreign_cookie_is_refused(guarded, story, monkeypatch, kind):
+    guarded.set_cookie(SESSION_COOKIE, _cookie(kind, guarded, story, monkeypatch))
     assert guarded.get("/").status_code == 401
     assert guarded.get("/scoring").status_code == 401
     guarded.delete_cookie(SESSION_COOKIE)
-
-
-def test_the_session_expires_and_follows_the_token():
-    value = new_session(TOKEN, now=1000)
-    assert session_ok(value, TOKEN, now=1001)
-    assert not session_ok(value, TOKEN, now=1000 + 12 * 3600)
-    assert not session_ok(value, TOKEN + "x", now=1001)
 
 
 @pytest.mark.parametrize("target", ["//127.0.0.2/x", "http://127.0.0.2/", "/\\127.0.0.2",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from werkzeug.sansio.http import parse_cookie
 
-from pipeline.api.auth import INPUT_PATHS, SESSION_COOKIE, api_call_allowed
+from pipeline.api.auth import INPUT_PATHS, SESSION_COOKIE, Credentials, api_call_allowed
 
 
 class KeptAnswers:
@@ -38,7 +38,7 @@ class KeptAnswers:
         # lock and never see one answer's key with another's body.
         self._answers[path] = (current_key, key, headers, body)
 
-    def find(self, environ: dict, token: str | None) -> tuple[list, bytes] | None:
+    def find(self, environ: dict, auth: Credentials | None) -> tuple[list, bytes] | None:
         """(headers, body) of the kept answer to this request, or None: Flask answers it."""
         entry = self._answers.get(environ.get("PATH_INFO", ""))
         if entry is None or environ.get("REQUEST_METHOD") != "GET" or \
@@ -46,21 +46,24 @@ class KeptAnswers:
             return None
         current_key, key, headers, body = entry
         try:
-            if not _allowed(environ, token) or current_key() != key:
+            if not _allowed(environ, auth) or current_key() != key:
                 return None
         except Exception:  # a missing model, an odd header...: Flask says what, and logs it
             return None
         return headers, body
 
 
-def _allowed(environ: dict, token: str | None) -> bool:
+def _allowed(environ: dict, auth: Credentials | None) -> bool:
     """Flask's guard (pipeline.api.routes.authenticate) on the same request: the same header,
-    the cookie parsed by the same function as Flask's ``request.cookies``."""
-    if token is None:
+    the cookie parsed by the same function as Flask's ``request.cookies``, the same address.
+    The bearer token costs a constant-time compare and a look in the worker's list of waiting
+    addresses; a session cookie one HMAC and one read of the shared store."""
+    if auth is None:
         return True
     cookie = environ.get("HTTP_COOKIE")
-    return api_call_allowed(token, "GET", environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION"),
-                            parse_cookie(cookie).get(SESSION_COOKIE) if cookie else None)
+    return api_call_allowed(auth, "GET", environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION"),
+                            parse_cookie(cookie).get(SESSION_COOKIE) if cookie else None,
+                            auth.address(environ))
 
 
 def serving_kept_answers(wsgi_app, state):
@@ -68,7 +71,7 @@ def serving_kept_answers(wsgi_app, state):
     other request to wsgi_app."""
 
     def application(environ, start_response):
-        found = state.answers.find(environ, state.token)
+        found = state.answers.find(environ, state.auth)
         if found is None:
             return wsgi_app(environ, start_response)
         headers, body = found

@@ -60,6 +60,8 @@ def _ok(description: str, schema: dict) -> dict:
 
 
 _COMMON_ERRORS = {"401": _error("a bearer token is configured and was not sent"),
+                  "429": _error("too many wrong tokens from this address: wait Retry-After "
+                                "seconds"),
                   "503": _error("no valid model or data is available yet")}
 
 
@@ -229,7 +231,7 @@ def openapi_document() -> dict:
         "/openapi.json": {"get": {
             "summary": "This document",
             "responses": {"200": _ok("the OpenAPI document", {"type": "object"}),
-                          "401": _COMMON_ERRORS["401"]}}},
+                          "401": _COMMON_ERRORS["401"], "429": _COMMON_ERRORS["429"]}}},
     }
     return {
         "openapi": "3.1.0",

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 from pipeline.api.fastpredict import plain_rows
+from pipeline.api.limiter import retry_after
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest
 from pipeline.api.request_parts import query_args, read_parts
@@ -59,18 +60,27 @@ def authenticate():
 
     A signed-in browser's session cookie (pipeline.api.auth) also opens the read-only methods,
     so the pages can link to /openapi.json and people can open /risk or /scoring; /prediction
-    always needs the bearer token, by GET as by POST (auth.INPUT_PATHS). Routes of other
-    blueprints (the pages) check the same credentials themselves and answer with a sign-in
-    page.
+    always needs the bearer token, by GET as by POST (auth.INPUT_PATHS). A wrong token is
+    counted against the caller's address; past the limit the address gets 429 with Retry-After,
+    whatever token it sends (pipeline.api.limiter). Routes of other blueprints (the pages)
+    check the same credentials themselves and answer with a sign-in page.
     """
-    token = api_state().token
-    if token is None:
+    auth = api_state().auth
+    if auth is None:
         return None
     if request.blueprint is not None and request.blueprint != api.name:
         return None
-    if api_call_allowed(token, request.method, request.path, request.headers.get("Authorization"),
-                        request.cookies.get(SESSION_COOKIE)):
+    address = auth.address(request.environ)
+    authorization = request.headers.get("Authorization")
+    if api_call_allowed(auth, request.method, request.path, authorization,
+                        request.cookies.get(SESSION_COOKIE), address):
         return None
+    wait = auth.refused(address, authorization)
+    if wait:
+        response = _json_error(429, "too many wrong tokens from this address; try again in "
+                                    f"{retry_after(wait)} s")
+        response.headers["Retry-After"] = retry_after(wait)
+        return response
     response = _json_error(401, "missing or wrong bearer token")
     response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
     return response

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from pipeline.api.answers import KeptAnswers
+from pipeline.api.auth import Credentials
 from pipeline.api.fastpredict import fast_scorer
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import NoDeployment, current_deployment
@@ -124,11 +125,12 @@ class FileCache:
 
 @dataclass
 class ApiState:
-    """An application's settings, deployed model, caches and bearer token (None: no token);
-    ``answers`` are the answers served in front of Flask (pipeline.api.answers)."""
+    """An application's settings, deployed model, caches and credentials (None: no token, and
+    everyone may call); ``answers`` are the answers served in front of Flask
+    (pipeline.api.answers)."""
 
     settings: Settings
-    token: str | None
+    auth: Credentials | None
     models: ModelHolder = field(init=False)
     cache: FileCache = field(default_factory=FileCache)
     answers: KeptAnswers = field(default_factory=KeptAnswers)
@@ -136,10 +138,16 @@ class ApiState:
     def __post_init__(self):
         self.models = ModelHolder(self.settings.deployment_folder)
 
+    @property
+    def token(self) -> str | None:
+        """The bearer token, or None when none is configured."""
+        return self.auth.token if self.auth is not None else None
+
 
 def init_state(app: Flask, settings: Settings) -> ApiState:
     """Attach the state of ``settings`` to an application."""
-    state = ApiState(settings, api_token(settings))
+    token = api_token(settings)
+    state = ApiState(settings, Credentials.of(settings, token) if token is not None else None)
     app.extensions[EXTENSION] = state
     return state
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.names import CONFIG_FILE, HISTORY_DB, TEST_FILE
+from pipeline.core.names import AUTH_DB, CONFIG_FILE, HISTORY_DB, TEST_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / CONFIG_FILE
@@ -38,6 +38,9 @@ MODELS = ("logistic", "log_logistic", "boosting")
 DEFAULT_MODEL = {"family": "auto", "C": 1.0, "max_iter": 1000, "class_weight": None,
                  "random_state": 0, "folds": 5, "selection_rows": 20_000}
 TOKEN_ENV = "RISK_API_TOKEN"
+# A token anyone could guess in a day of tries even at the rate limit (pipeline.api.auth) is
+# refused unless allow_short_token says this is a machine of one's own.
+MIN_TOKEN_LENGTH = 16
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +178,16 @@ OPTIONS: dict[str, Option] = {
                                             "deployed one on the test data"),
     "api_url": Option("http://127.0.0.1:8000", _url, "the API apicalls.py and the cycle call"),
     "api_token_file": Option(None, _optional(_text), "file whose first line is the API token"),
+    "allow_short_token": Option(False, _flag, "accept a token shorter than 16 characters "
+                                              "(local use only; logged as a warning)"),
+    "auth_db_path": Option(AUTH_DB, _text, "sessions and failed sign-ins, shared by the API's "
+                                           "workers (beside the config)"),
+    "auth_failure_limit": Option(10, _whole(1), "wrong tokens from one address within the "
+                                                "window before it gets 429"),
+    "auth_failure_window": Option(600, _whole(1), "seconds a wrong token counts against its "
+                                                  "address"),
+    "trust_x_forwarded_for": Option(False, _flag, "take the caller's address from the last "
+                                                  "X-Forwarded-For entry (behind a proxy only)"),
     "keep_versions": Option(20, _whole(1), "deployed versions kept"),
     "max_body_bytes": Option(32 * 1024 * 1024, _whole(1), "request body limit of the API"),
     "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
@@ -195,6 +208,7 @@ class Settings:
     model_folder: Path
     deployment_folder: Path
     history_db: Path
+    auth_db: Path
     test_file: Path
     model: dict = field(default_factory=lambda: dict(DEFAULT_MODEL))
     drift_test: str = "loss"
@@ -206,6 +220,10 @@ class Settings:
     deploy_if_worse: bool = False
     api_url: str = "http://127.0.0.1:8000"
     api_token_file: Path | None = None
+    allow_short_token: bool = False
+    auth_failure_limit: int = 10
+    auth_failure_window: int = 600
+    trust_x_forwarded_for: bool = False
     keep_versions: int = 20
     max_body_bytes: int = 32 * 1024 * 1024
     check_outdated_packages: bool = True
@@ -302,6 +320,7 @@ def load_settings(config_path: str | Path | None = None, **overrides) -> Setting
         model_folder=_resolve(root, raw["output_model_path"]),
         deployment_folder=_resolve(root, raw["prod_deployment_path"]),
         history_db=_resolve(root, values.pop("history_db_path")),
+        auth_db=_resolve(root, values.pop("auth_db_path")),
         test_file=test_data / values.pop("test_file"),
         api_token_file=_resolve(root, token_file) if token_file else None,
         raw=raw,
@@ -313,10 +332,26 @@ def api_token(settings: Settings) -> str | None:
     """The API's bearer token: $RISK_API_TOKEN, else the first line of api_token_file, else None.
 
     The file lets cron's cycle and the server share a token without putting it in a crontab.
+    A token shorter than MIN_TOKEN_LENGTH raises ConfigError unless allow_short_token is set
+    (then it is logged as a warning): the server and the clients that send it both read it here.
     """
-    token = os.environ.get(TOKEN_ENV)
-    if token:
+    token = os.environ.get(TOKEN_ENV) or _token_file(settings)
+    if token is None or len(token) >= MIN_TOKEN_LENGTH:
         return token
+    where = f"${TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else str(settings.api_token_file)
+    if not settings.allow_short_token:
+        raise ConfigError(f"the API token of {where} has {len(token)} characters, fewer than "
+                          f"{MIN_TOKEN_LENGTH}; use a longer one (python -c 'import secrets; "
+                          f"print(secrets.token_urlsafe(24))'), or set allow_short_token: true "
+                          f"in {settings.name} for local use")
+    logger.warning("the API token of %s has %d characters, fewer than %d: allowed by "
+                   "allow_short_token in %s, for local use only", where, len(token),
+                   MIN_TOKEN_LENGTH, settings.name)
+    return token
+
+
+def _token_file(settings: Settings) -> str | None:
+    """The first line of api_token_file, or None when there is none configured."""
     if settings.api_token_file is None:
         return None
     try:

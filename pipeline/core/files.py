@@ -66,3 +66,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write UTF-8 text to path atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def create_once(path: str | Path, data: bytes, mode: int = 0o600) -> bytes:
+    """The bytes of path, writing data there first if there is no such file.
+
+    The file appears whole or not at all, and only once: it is written under a temporary name
+    and hard-linked into place, which fails when the name exists (os.replace would overwrite
+    it), so processes racing to create it all end up reading the one that won.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileNotFoundError):
+        return path.read_bytes()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with suppress(FileExistsError):
+            os.link(tmp, path)
+            fsync_dir(path.parent)
+    finally:
+        os.unlink(tmp)
+    return path.read_bytes()

@@ -40,5 +40,9 @@ LOCK_FILE = ".fullprocess.lock"
 # Beside the config ---------------------------------------------------------------------------
 CONFIG_FILE = "config.json"
 HISTORY_DB = "history.sqlite"
+# The API's sessions and failed sign-ins (pipeline.api.authstore), and beside it the random
+# secret that signs the session cookies (readable by its owner only).
+AUTH_DB = "auth.sqlite"
+SESSION_KEY = "session.key"
 REQUIREMENTS = "requirements.txt"
 TEST_FILE = "testdata.csv"

@@ -32,14 +32,8 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from pipeline.api.auth import (
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    bearer_ok,
-    new_session,
-    session_ok,
-    token_ok,
-)
+from pipeline.api.auth import SESSION_COOKIE, SESSION_SECONDS, token_ok
+from pipeline.api.limiter import retry_after
 from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
 from pipeline.core.spreadsheet import format_row
@@ -97,10 +91,17 @@ def _context() -> dict:
 
 # Who may see the pages -----------------------------------------------------------------------
 
-def _signin_page(status: int = 401, error: str | None = None, target: str | None = None):
+def _signin_page(status: int = 401, error: str | None = None, target: str | None = None,
+                 wait: float = 0.0):
+    if wait:
+        status, error = 429, (f"Too many wrong tokens from this address: try again in "
+                              f"{math.ceil(wait / 60)} min.")
     response = Response(render_template("signin.html", error=error,
                                         next=target or _target()), status=status)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
+    if wait:
+        response.headers["Retry-After"] = retry_after(wait)
+    else:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="risk"'
     return response
 
 
@@ -116,18 +117,21 @@ def _safe_next(value: str | None) -> str:
 
 @web.before_request
 def guard():
-    """Pages need the bearer token or the session cookie when a token is configured."""
-    token = api_state().token
-    if token is None:
+    """Pages need the bearer token or the session cookie when a token is configured; a wrong
+    bearer token counts against the caller's address as on the API (pipeline.api.auth)."""
+    auth = api_state().auth
+    if auth is None:
         return None
-    if session_ok(request.cookies.get(SESSION_COOKIE), token):
+    if auth.session_ok(request.cookies.get(SESSION_COOKIE)):
         g.web_cookie = True
         return None
-    if bearer_ok(request.headers.get("Authorization"), token):
+    address = auth.address(request.environ)
+    authorization = request.headers.get("Authorization")
+    if auth.allows(authorization, None, address, session_opens=False):
         return None
-    if request.endpoint == "web.signin":
-        return None  # the form checks the token it was sent
-    return _signin_page()
+    if request.endpoint == "web.signin" and authorization is None:
+        return None  # the form checks the token it was sent, and counts a wrong one
+    return _signin_page(wait=auth.refused(address, authorization))
 
 
 def _https() -> bool:
@@ -138,26 +142,36 @@ def _https() -> bool:
 
 @web.post("/signin")
 def signin():
-    """Check the token typed into the form; on success set the session cookie and go back."""
-    token = api_state().token
+    """Check the token typed into the form; on success open a session, set its cookie and go
+    back. From an address waiting after too many wrong tokens, even the right one gets 429:
+    the answer must not tell a guesser which guess was right."""
+    auth = api_state().auth
     target = _safe_next(request.form.get("next"))
-    if token is None:
+    if auth is None:
         return redirect(target, 303)
-    if token_ok(request.form.get("token"), token):
+    address = auth.address(request.environ)
+    wait = auth.waiting(address)
+    if wait:
+        return _signin_page(target=target, wait=wait)
+    sent = request.form.get("token")
+    if token_ok(sent, auth.token):
         response = redirect(target, 303)
-        response.set_cookie(SESSION_COOKIE, new_session(token), max_age=SESSION_SECONDS,
+        response.set_cookie(SESSION_COOKIE, auth.new_session(), max_age=SESSION_SECONDS,
                             path="/", httponly=True, samesite="Strict", secure=_https())
         return response
-    if bearer_ok(request.headers.get("Authorization"), token):
+    if auth.allows(request.headers.get("Authorization"), None, address, session_opens=False):
         return redirect(target, 303)
-    sent = request.form.get("token")
-    return _signin_page(error="That is not the token." if sent else "Type the token.",
-                        target=target)
+    if not sent:
+        return _signin_page(error="Type the token.", target=target)
+    return _signin_page(error="That is not the token.", target=target, wait=auth.fail(address))
 
 
 @web.post("/signout")
 def signout():
-    """Forget the session cookie."""
+    """End the session (for every worker, at once) and forget its cookie."""
+    auth = api_state().auth
+    if auth is not None:
+        auth.end_session(request.cookies.get(SESSION_COOKIE))
     response = redirect("/", 303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict",
                            secure=_https())
