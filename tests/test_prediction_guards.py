@@ -81,6 +81,25 @@ ODD = {
                                        content_type="application/json"),
     "lone surrogate as a JSON key": dict(data=b'{"\\ud800": 1, "file": "testdata/x.csv"}',
                                          content_type="application/json"),
+    "lone surrogate in a record": dict(
+        data=b'{"records": [{"lastmonth_activity": "\\ud800", "lastyear_activity": 1, '
+             b'"number_of_employees": 2}]}', content_type="application/json"),
+    "lone surrogate in dataframe_records": dict(
+        data=b'{"dataframe_records": [{"lastmonth_activity": 1, "lastyear_activity": '
+             b'"1\\udfff", "number_of_employees": 2}]}', content_type="application/json"),
+    "lone surrogate in dataframe_split data": dict(
+        data=b'{"dataframe_split": {"columns": ["lastmonth_activity", "lastyear_activity", '
+             b'"number_of_employees"], "data": [["\\udbff", 2, 3]]}}',
+        content_type="application/json"),
+    "lone surrogate as a dataframe_split column": dict(
+        data=b'{"dataframe_split": {"columns": ["\\ud800", "lastmonth_activity", '
+             b'"lastyear_activity", "number_of_employees"], "data": [["x", 1, 2, 3]]}}',
+        content_type="application/json"),
+    "lone surrogate as a record's key": dict(
+        data=b'{"records": [{"lastmonth_activity": 1, "lastyear_activity": 1, '
+             b'"number_of_employees": 2, "\\ud800": 1}]}', content_type="application/json"),
+    "lone surrogate as raw bytes in JSON": dict(data=b'{"filepath": "testdata/\xed\xa0\x80.csv"}',
+                                                content_type="application/json"),
     "non-UTF-8 form": dict(data=b"path=testdata/\xff.csv",
                            content_type="application/x-www-form-urlencoded"),
     "percent-encoded non-UTF-8 form": dict(data=b"path=%ff%ed%a0%80.csv",
@@ -112,6 +131,8 @@ def test_odd_values_forms_and_queries_get_a_4xx_with_a_reason(project, name, met
     assert 400 <= response.status_code < 500, (name, response.status_code)
     assert response.is_json and response.get_json()["error"], name
     assert len(response.data) < 2000, name  # values are not echoed whole
+    if "surrogate" in name:  # wherever it is, the reason is the same
+        assert "lone surrogate" in response.get_json()["error"], name
 
 
 @pytest.mark.parametrize("path", ["/prediction", "/risk"])
@@ -122,3 +143,4 @@ def test_a_query_string_that_is_not_utf8_is_400(project, path):
     body, status, _ = run_wsgi_app(app, environ, buffered=True)
     assert status.startswith("400"), status
     assert b"not UTF-8" in b"".join(body)
+
