@@ -24,6 +24,7 @@ from pathlib import Path
 from flask import Flask
 
 from pipeline.api.answers import serving_kept_answers
+from pipeline.api.hooks import Request, refuse_undecodable_query
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
 from pipeline.core.cli import base_parser
@@ -38,9 +39,11 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     scripts); keyword overrides replace its keys."""
     settings = load_settings(config_path or os.environ.get("RISK_CONFIG"), **overrides)
     app = Flask(__name__)
+    app.request_class = Request
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False
     state = init_state(app, settings)
+    app.before_request(refuse_undecodable_query)  # before the blueprints' own: the guards too
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.wsgi_app = serving_kept_answers(app.wsgi_app, state)

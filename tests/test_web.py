@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from pipeline.api.auth import SESSION_COOKIE, new_session, session_ok
@@ -325,6 +326,16 @@ def test_an_unknown_client_is_an_html_404_that_echoes_the_name_as_text(client):
     html = page(client, "/clients/" + quote("<b>nobody</b>", safe=""), status=404)
     assert "&lt;b&gt;nobody&lt;/b&gt;" in html and "<b>nobody</b>" not in html
     assert page(client, "/client", status=404)
+
+
+@pytest.mark.parametrize("path", ["/clients", "/clients.csv", "/decisions", "/client", "/"])
+def test_a_query_string_that_is_not_utf8_is_an_html_400(client, guarded, path):
+    for pages in (client, guarded):  # guarded: the sign-in page would link back to it
+        environ = EnvironBuilder(path=path).get_environ()
+        environ["QUERY_STRING"] = "q=\xff\xfe"  # raw bytes, as a server may hand them over
+        body, status, headers = run_wsgi_app(pages.application, environ, buffered=True)
+        assert status.startswith("400") and headers["Content-Type"].startswith("text/html")
+        assert b"not UTF-8" in b"".join(body)
 
 
 def test_hostile_names_render_as_text_everywhere(client, story):

@@ -15,7 +15,7 @@ from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest
-from pipeline.api.request_parts import query_args, read_parts
+from pipeline.api.request_parts import read_parts
 from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
 from pipeline.core.modelfile import ModelIntegrityError
@@ -219,7 +219,7 @@ def risk_frame():
 @api.get("/risk")
 def risk():
     """The ``top`` current clients most likely to leave, from riskscores.csv."""
-    top = query_args().get("top", "20")
+    top = request.args.get("top", "20")
     if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
         abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
     try:
