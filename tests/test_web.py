@@ -328,6 +328,17 @@ def test_an_unknown_client_is_an_html_404_that_echoes_the_name_as_text(client):
     assert page(client, "/client", status=404)
 
 
+@pytest.mark.parametrize("path", ["/clients/a%00b%1b%7f%C2%9b", "/client?name=a%00b%1b%7f%C2%9b",
+                                  "/clients?q=a%00b%1b%7f%C2%9b"])
+def test_control_characters_a_client_sent_are_shown_escaped_never_raw(client, guarded, path):
+    for pages in (guarded, client):  # guarded: the sign-in page keeps the path to go back to
+        response = pages.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code in (200, 401, 404) and response.mimetype == "text/html"
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", html), path
+    assert "a\\x00b\\x1b\\x7f\\x9b" in html, path  # the 404 or the search: shown escaped
+
+
 @pytest.mark.parametrize("path", ["/clients", "/clients.csv", "/decisions", "/client", "/"])
 def test_a_query_string_that_is_not_utf8_is_an_html_400(client, guarded, path):
     for pages in (client, guarded):  # guarded: the sign-in page would link back to it

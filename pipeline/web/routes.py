@@ -46,7 +46,7 @@ from pipeline.core.schema import FEATURES
 from pipeline.report.explain import explain_clients
 from pipeline.web import system
 from pipeline.web.charts import score_history_svg
-from pipeline.web.format import FILTERS
+from pipeline.web.format import FILTERS, no_raw_controls
 from pipeline.web.tables import (
     BY_KEY,
     COLUMNS,
@@ -79,6 +79,7 @@ def _style() -> tuple[Markup, str]:
 @web.record_once
 def _setup(setup_state) -> None:
     setup_state.app.jinja_env.filters.update(FILTERS)
+    setup_state.app.jinja_env.finalize = no_raw_controls  # before any template is compiled
 
 
 def client_url(name: str) -> str:
