@@ -12,7 +12,6 @@ import base64
 import csv
 import hashlib
 import io
-import logging
 import math
 import os
 import re
@@ -41,6 +40,7 @@ from pipeline.api.auth import (
     session_ok,
     token_ok,
 )
+from pipeline.api.failures import REQUEST_ID_HEADER, record_failure
 from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
 from pipeline.report.explain import explain_clients
@@ -57,8 +57,6 @@ from pipeline.web.tables import (
     reference_of,
     risk_view,
 )
-
-logger = logging.getLogger("app")
 
 HERE = Path(__file__).resolve().parent
 web = Blueprint("web", __name__, template_folder="templates")
@@ -180,15 +178,21 @@ def _headers(response: Response) -> Response:
 
 @web.errorhandler(HTTPException)
 def _page_error(exc: HTTPException):
+    if (exc.code or 500) == 500:  # an error raised outside a route, handed over by Flask
+        return _page_bug(exc)
     return render_template("error.html", status=exc.code, title=exc.name,
-                           message=exc.description), exc.code or 500
+                           message=exc.description), exc.code
 
 
 @web.errorhandler(Exception)
 def _page_bug(exc: Exception):
-    logger.exception("unexpected error on %s %s", request.method, request.path)
-    return render_template("error.html", status=500, title="Internal error",
-                           message="Something went wrong; the server log says what."), 500
+    request_id = record_failure(exc)
+    response = Response(render_template(
+        "error.html", status=500, title="Internal error",
+        message=f"Something went wrong; the server log says what, under request id "
+                f"{request_id}."), status=500)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 # The state of the system ---------------------------------------------------------------------
