@@ -24,7 +24,7 @@ from pathlib import Path
 from flask import Flask
 
 from pipeline.api.answers import serving_kept_answers
-from pipeline.api.hooks import Request, refuse_undecodable_query
+from pipeline.api.hooks import Request, add_common_headers, refuse_undecodable_query
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
 from pipeline.core.cli import base_parser
@@ -54,6 +54,7 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app.json.sort_keys = False
     state = init_state(app, settings)
     app.before_request(refuse_undecodable_query)  # before the blueprints' own: the guards too
+    app.after_request(add_common_headers)
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.wsgi_app = serving_kept_answers(app.wsgi_app, state)

@@ -3,16 +3,17 @@
 
 A 500 answer carries a request id, in its body and its X-Request-Id header, and the log holds the
 error's traceback under that id: gunicorn's error log file (``make serve``: logs/api.log), or its
-console (``python app.py``).
+console (``python app.py``). No answer of any route sends a header twice.
 """
 
 from __future__ import annotations
 
+import csv
 import http.client
 import itertools
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from werkzeug.exceptions import InternalServerError
@@ -118,6 +119,53 @@ def test_a_500_under_gunicorn_names_the_request_id_that_finds_its_traceback(serv
     entry = _entry_of(log.read_text(encoding="utf-8"), request_id)
     assert f"GET {path}" in entry and "[ERROR]" in entry.splitlines()[0]
     assert "Traceback (most recent call last)" in entry and f"RuntimeError: {FORCED}" in entry
+
+
+def _every_route(app, project) -> list[tuple[str, str, bytes | None, dict]]:
+    """(method, path, body, headers) of a request to each route of the app, and to none."""
+    name = project.model_folder / "riskscores.csv"
+    with open(name, newline="", encoding="utf-8") as handle:
+        client = quote(next(csv.DictReader(handle))["corporation"], safe="")
+    values = {"name": "apireturns.txt", "filename": "x.css"}
+    requests = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda found: values[found.group(1)], rule.rule)
+        for method in sorted(rule.methods - {"OPTIONS", "HEAD"}):
+            requests.append((method, path, b"" if method == "POST" else None, {}))
+    json_body = {"Content-Type": "application/json"}
+    return [
+        *requests, ("GET", f"/clients/{client}", None, {}), ("GET", "/files/report.pdf", None, {}),
+        ("GET", "/files/confusionmatrix.png", None, {}), ("GET", "/scoring", None, {}),
+        ("POST", "/prediction", b'{"filepath": "testdata/testdata.csv"}', json_body),
+        ("POST", "/prediction", b'{"filepath": "testdata/\\ud800.csv"}', json_body),
+        ("GET", "/clients/a%00b", None, {}), ("GET", "/nowhere", None, {}),
+        ("DELETE", "/scoring", None, {}), ("OPTIONS", "/prediction", None, {}),
+        ("GET", "/charts/scores.svg", None, {"If-None-Match": "*"}),
+    ]
+
+
+@pytest.mark.slow
+def test_no_answer_of_any_route_sends_a_header_twice(served, project):
+    url, _ = served
+    app = create_app(project.config_path)
+    seen = set()
+    for method, path, body, headers in _every_route(app, project):
+        status, sent, _ = _get(url, path, method, body, headers)
+        seen.add((path, status))
+        names = [name.lower() for name, _ in sent]
+        assert len(names) == len(set(names)), (method, path, status, sent)
+        for name, value in sent:
+            parameters = [part.split("=")[0].strip().lower() for part in value.split(";")[1:]]
+            assert len(parameters) == len(set(parameters)), (method, path, name, value)
+        lowered = {name.lower(): value for name, value in sent}
+        assert lowered["x-content-type-options"] == "nosniff", (method, path)
+        assert "cache-control" in lowered, (method, path)
+        if lowered.get("content-type", "").startswith("application/json"):
+            assert lowered["cache-control"] == "no-store", (method, path)
+    assert ("/files/apireturns.txt", 200) in seen and ("/clients.csv", 200) in seen
+    assert ("/charts/scores.svg", 200) in seen and ("/scoring", 200) in seen and ("/", 200) in seen
+    assert ("/charts/scores.svg", 304) in seen and ("/scoring", 405) in seen
+    assert any(path.startswith("/clients/") and status == 200 for path, status in seen)
 
 
 # In process ------------------------------------------------------------------------------------

@@ -390,6 +390,18 @@ def test_only_the_linked_files_of_the_model_folder_are_served(client, story):
         assert b"root:" not in response.get_data()
 
 
+def test_the_linked_files_name_their_charset_once_and_are_not_stored(client, story):
+    (story.model_folder / "apireturns.txt").write_text("{}\n", encoding="utf-8")
+    for name in ("apireturns.txt", "report.pdf"):
+        with client.get(f"/files/{name}") as response:
+            assert response.status_code == 200
+            assert response.headers.getlist("Content-Type") == [
+                {"apireturns.txt": "text/plain; charset=utf-8",
+                 "report.pdf": "application/pdf"}[name]]
+            assert response.headers["Cache-Control"] == "no-store"  # the report names clients
+            assert "Date" not in response.headers  # the server's own: it would be sent twice
+
+
 def test_a_linked_file_that_leads_outside_the_model_folder_is_refused(own_story, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("secret")

@@ -62,7 +62,7 @@ HERE = Path(__file__).resolve().parent
 web = Blueprint("web", __name__, template_folder="templates")
 LATEST_DECISIONS = 20
 FILE_TYPES = {".pdf": "application/pdf", ".png": "image/png",
-              ".txt": "text/plain; charset=utf-8"}
+              ".txt": "text/plain"}  # Werkzeug adds "; charset=utf-8" to text types
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s\\]*$")
 
 
@@ -165,14 +165,13 @@ def signout():
 
 @web.after_request
 def _headers(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Cache-Control and nosniff are the app's, on every answer (pipeline.api.hooks).
     response.headers["Referrer-Policy"] = "same-origin"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = (
             f"default-src 'none'; style-src {_style()[1]}; img-src 'self' data:; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -251,7 +250,9 @@ def model_file(name: str):
         abort(403, description=f"{name} leads outside the model folder.")
     if not os.path.isfile(real):
         abort(404, description=f"No {name} yet: the cycle writes it after a deployment.")
-    return send_file(real, mimetype=FILE_TYPES[Path(name).suffix], max_age=0)
+    response = send_file(real, mimetype=FILE_TYPES[Path(name).suffix])
+    response.headers["Cache-Control"] = "no-store"  # the report names clients, as pages do
+    return response
 
 
 # Whom to call --------------------------------------------------------------------------------
