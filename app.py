@@ -24,6 +24,7 @@ from pathlib import Path
 from flask import Flask
 
 from pipeline.api.answers import serving_kept_answers
+from pipeline.api.hooks import Request, add_common_headers, refuse_undecodable_query
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
 from pipeline.core.cli import base_parser
@@ -33,14 +34,27 @@ from pipeline.web.routes import web
 HERE = Path(__file__).resolve().parent
 
 
+class RiskApp(Flask):
+    """Flask with the app's request class (pipeline.api.hooks.Request), and without Flask's own
+    log entry for an error raised outside a route (an ``after_request``, an error handler): the
+    500 handlers log it, under the request id their answer carries (pipeline.api.failures)."""
+
+    request_class = Request
+
+    def log_exception(self, exc_info) -> None:
+        """Nothing: the 500 handler that runs next logs the error with its request id."""
+
+
 def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     """The application for a configuration file ($RISK_CONFIG, else config.json beside the
     scripts); keyword overrides replace its keys."""
     settings = load_settings(config_path or os.environ.get("RISK_CONFIG"), **overrides)
-    app = Flask(__name__)
+    app = RiskApp(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False
     state = init_state(app, settings)
+    app.before_request(refuse_undecodable_query)  # before the blueprints' own: the guards too
+    app.after_request(add_common_headers)
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.wsgi_app = serving_kept_answers(app.wsgi_app, state)

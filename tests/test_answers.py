@@ -25,6 +25,9 @@ def test_a_kept_answer_is_the_same_response_without_flask(client, app):
     assert calls == [], "Flask ran the view although the answer was kept"
     assert (again.status, again.headers.to_wsgi_list(), again.data) == \
         (first.status, first.headers.to_wsgi_list(), first.data)
+    # Flask's after_request does not run for it: the kept answer carries the headers itself.
+    assert again.headers["Cache-Control"] == "no-store"
+    assert again.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_changed_test_file_or_deployment_goes_back_to_flask(client, app, redeployed):
@@ -105,12 +108,16 @@ def test_with_a_token_only_callers_who_may_read_get_the_kept_answer(redeployed):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         refused = client.get("/scoring", headers=headers)
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"]
+        assert refused.headers["Cache-Control"] == "no-store"
+        assert refused.headers["X-Content-Type-Options"] == "nosniff"
     auth = api_state(app).auth
     session = auth.new_session()
     client.set_cookie(SESSION_COOKIE, session[:-1] + ("0" if session[-1] != "0" else "1"))
     assert client.get("/scoring").status_code == 401
     assert calls == []  # refused by the guard, before any view
-    assert client.get("/scoring", headers=bearer).data == kept.data
+    again = client.get("/scoring", headers=bearer)
+    assert again.data == kept.data and again.headers["Cache-Control"] == "no-store"
+    assert again.headers["X-Content-Type-Options"] == "nosniff"
     client.set_cookie(SESSION_COOKIE, session)
     assert client.get("/scoring").data == kept.data
     auth.end_session(session)  # signed out (by any worker): the kept answer is refused too

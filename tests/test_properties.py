@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ingestion import ingest_folder
 from pipeline.core.schema import COLUMNS
+from pipeline.ingest.inputs import printable
 from pipeline.ingest.records import UnusableFile, parse_csv_text, validate_records
 from tests.helpers import HEADER
 
@@ -102,6 +103,18 @@ def test_validation_never_raises_and_splits_every_row(cells):
     assert frame.notna().all().all()
     if len(frame):
         assert (frame[list(COLUMNS[1:4])] >= 0).all().all()
+
+
+@PROPERTY
+@given(st.lists(st.one_of(st.text(max_size=4), st.characters(categories=["Cs"])), max_size=8))
+def test_printable_shows_any_text_as_utf8_even_with_lone_surrogates(pieces):
+    # Undecodable bytes read from a file (U+DC80-U+DCFF) and any other lone surrogate, from a
+    # JSON "\\ud800" escape: a row holding one was once a 500 in /prediction.
+    text = "".join(pieces)
+    shown = printable(text)
+    shown.encode("utf-8")  # no surrogate is left
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        assert shown == text  # text without one is left as it is
 
 
 @pytest.mark.parametrize("header", [HEADER, HEADER.upper()])

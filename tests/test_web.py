@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
 from pipeline.api.auth import SESSION_COOKIE, SESSION_SECONDS
@@ -332,6 +333,27 @@ def test_an_unknown_client_is_an_html_404_that_echoes_the_name_as_text(client):
     assert page(client, "/client", status=404)
 
 
+@pytest.mark.parametrize("path", ["/clients/a%00b%1b%7f%C2%9b", "/client?name=a%00b%1b%7f%C2%9b",
+                                  "/clients?q=a%00b%1b%7f%C2%9b"])
+def test_control_characters_a_client_sent_are_shown_escaped_never_raw(client, guarded, path):
+    for pages in (guarded, client):  # guarded: the sign-in page keeps the path to go back to
+        response = pages.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code in (200, 401, 404) and response.mimetype == "text/html"
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", html), path
+    assert "a\\x00b\\x1b\\x7f\\x9b" in html, path  # the 404 or the search: shown escaped
+
+
+@pytest.mark.parametrize("path", ["/clients", "/clients.csv", "/decisions", "/client", "/"])
+def test_a_query_string_that_is_not_utf8_is_an_html_400(client, guarded, path):
+    for pages in (client, guarded):  # guarded: the sign-in page would link back to it
+        environ = EnvironBuilder(path=path).get_environ()
+        environ["QUERY_STRING"] = "q=\xff\xfe"  # raw bytes, as a server may hand them over
+        body, status, headers = run_wsgi_app(pages.application, environ, buffered=True)
+        assert status.startswith("400") and headers["Content-Type"].startswith("text/html")
+        assert b"not UTF-8" in b"".join(body)
+
+
 def test_hostile_names_render_as_text_everywhere(client, story):
     listing = page(client, "/clients")
     for name in HOSTILE:
@@ -371,6 +393,18 @@ def test_only_the_linked_files_of_the_model_folder_are_served(client, story):
                    and "site-packages" not in p and "/pipeline/web/" not in p]
         assert outside == [], (path, outside)
         assert b"root:" not in response.get_data()
+
+
+def test_the_linked_files_name_their_charset_once_and_are_not_stored(client, story):
+    (story.model_folder / "apireturns.txt").write_text("{}\n", encoding="utf-8")
+    for name in ("apireturns.txt", "report.pdf"):
+        with client.get(f"/files/{name}") as response:
+            assert response.status_code == 200
+            assert response.headers.getlist("Content-Type") == [
+                {"apireturns.txt": "text/plain; charset=utf-8",
+                 "report.pdf": "application/pdf"}[name]]
+            assert response.headers["Cache-Control"] == "no-store"  # the report names clients
+            assert "Date" not in response.headers  # the server's own: it would be sent twice
 
 
 def test_a_linked_file_that_leads_outside_the_model_folder_is_refused(own_story, tmp_path):

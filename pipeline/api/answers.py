@@ -18,6 +18,7 @@ from collections.abc import Callable
 from werkzeug.sansio.http import parse_cookie
 
 from pipeline.api.auth import INPUT_PATHS, SESSION_COOKIE, Credentials, api_call_allowed
+from pipeline.api.hooks import COMMON_HEADERS
 
 
 class KeptAnswers:
@@ -33,7 +34,9 @@ class KeptAnswers:
         path whose answer depends on the caller's input (INPUT_PATHS)."""
         if path in INPUT_PATHS:
             return
-        headers = [("Content-Type", mimetype), ("Content-Length", str(len(body)))]
+        # The headers Flask's answer has, in its order: Flask's after_request does not run here.
+        headers = [("Content-Type", mimetype), ("Content-Length", str(len(body))),
+                   *COMMON_HEADERS]
         # One tuple replaced whole (one dict store): the worker's threads read it without a
         # lock and never see one answer's key with another's body.
         self._answers[path] = (current_key, key, headers, body)

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,8 +38,12 @@ def answers(url: str, timeout: float = 2.0) -> bool:
 
 @contextmanager
 def running_server(config_path: Path, workers: int = 1, wait: float = 60.0,
-                   log_path: Path | None = None) -> Iterator[str]:
+                   log_path: Path | None = None, app: str = "wsgi:app",
+                   options: Sequence[str] = ()) -> Iterator[str]:
     """Run gunicorn on a free loopback port for the duration of the block; yields its URL.
+
+    log_path receives what the server writes on its console; options are more gunicorn
+    options (``--error-logfile``, ``--pythonpath`` for an app of the caller's own).
 
     The server dies with this process, even when it is killed with SIGKILL: its master gets a
     parent-death signal (pipeline.core.processes), and each worker one for its master
@@ -52,7 +56,7 @@ def running_server(config_path: Path, workers: int = 1, wait: float = 60.0,
     # The config on the command line too: ps shows which project a server answers for.
     command = [sys.executable, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--env", f"RISK_CONFIG={config_path}", "wsgi:app"]
+               "--env", f"RISK_CONFIG={config_path}", *options, app]
     proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=dies_with_this_process())

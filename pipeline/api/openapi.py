@@ -59,9 +59,17 @@ def _ok(description: str, schema: dict) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_FAILURE = {  # an unexpected error: its request id finds its traceback in the server log
+    "description": "an unexpected error; request_id (also the X-Request-Id header) finds its "
+                   "traceback in the server log",
+    "headers": {"X-Request-Id": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["error", "request_id"],
+        "properties": {"error": {"type": "string"}, "request_id": {"type": "string"}}}}}}
 _COMMON_ERRORS = {"401": _error("a bearer token is configured and was not sent"),
                   "429": _error("too many wrong tokens from this address: wait Retry-After "
                                 "seconds"),
+                  "500": _FAILURE,
                   "503": _error("no valid model or data is available yet")}
 
 
@@ -227,11 +235,13 @@ def openapi_document() -> dict:
                     "type": "object", "required": ["status", "error"],
                     "properties": {"status": {"type": "string", "enum": ["unavailable"]},
                                    "error": {"type": "string"}}}),
+                "500": _FAILURE,
             }}},
         "/openapi.json": {"get": {
             "summary": "This document",
             "responses": {"200": _ok("the OpenAPI document", {"type": "object"}),
-                          "401": _COMMON_ERRORS["401"], "429": _COMMON_ERRORS["429"]}}},
+                          "401": _COMMON_ERRORS["401"], "429": _COMMON_ERRORS["429"],
+                          "500": _FAILURE}}},
     }
     return {
         "openapi": "3.1.0",

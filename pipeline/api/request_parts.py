@@ -1,16 +1,14 @@
 """Reading the Flask request of /prediction into plain values (RequestParts), which
 pipeline.api.request_source then judges without Flask.
 
-What is read here is bounded and cleaned up: the body is held to the configured limit (also when
-it is sent without Content-Length), a form's files are closed whatever happens, and what Werkzeug
-would answer with an exception (a query string that is not UTF-8) or silently (a broken form,
-read as an empty one) becomes a 4xx with its reason.
+What is read here is bounded: the body is held to the configured limit (also when it is sent
+without Content-Length), and a broken form, which Werkzeug would read as an empty one, becomes a
+4xx with its reason.
 """
 
 from __future__ import annotations
 
 from flask import abort, request
-from werkzeug.datastructures import MultiDict
 
 from pipeline.api.request_body import BadRequest
 from pipeline.api.request_source import FORM_TYPES, RequestParts
@@ -29,45 +27,26 @@ def read_body(limit: int) -> bytes:
     return data
 
 
-def query_args() -> MultiDict:
-    """The query string's fields; 400 for a query string that is not UTF-8, which Werkzeug
-    cannot decode (a bug's 500 otherwise)."""
-    try:
-        return request.args
-    except UnicodeDecodeError:
-        abort(400, description="the query string is not UTF-8")
-
-
 def _form() -> tuple[list[tuple[str, str]], list[tuple[str, bytes]]]:
     """(fields, files) of a form body. A file part with neither a file name nor content is a
     file input left empty, and is left out."""
     parser = request.make_form_data_parser()
     parser.silent = False  # Werkzeug would read a broken form as an empty one
-    make_stream, opened = parser.stream_factory, []
-
-    def stream_factory(*args, **kwargs):
-        stream = make_stream(*args, **kwargs)
-        opened.append(stream)  # closed below, even when the form breaks off mid-file
-        return stream
-
-    parser.stream_factory = stream_factory
-    try:
+    try:  # its files are closed when the request ends, also a file cut short (hooks.Request)
         _, form, files = parser.parse(request.stream, request.mimetype, request.content_length,
                                       request.mimetype_params)
         uploads = [(field, content) for field, storage in files.items(multi=True)
                    if (content := storage.read()) or storage.filename]
     except ValueError as exc:
         raise BadRequest(f"the form body cannot be read: {exc}"[:300]) from None
-    finally:
-        for stream in opened:
-            stream.close()
     return list(form.items(multi=True)), uploads
 
 
 def read_parts(limit: int) -> RequestParts:
     """The request as plain values: its query string, and its body or its form."""
     # Most calls send none: not building Werkzeug's MultiDict saves a few microseconds each.
-    query = list(query_args().items(multi=True)) if request.query_string else []
+    # A query string that is not UTF-8 was refused before any route (pipeline.api.hooks).
+    query = list(request.args.items(multi=True)) if request.query_string else []
     mimetype = request.mimetype  # parsed from the header at each use
     if mimetype in FORM_TYPES:
         fields, files = _form()

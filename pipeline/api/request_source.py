@@ -18,6 +18,7 @@ is labelled: unpickling runs whatever code the sender put in it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,10 @@ _PROTOCOLS = range(2, 6)
 PICKLE_REASON = ("a pickled or binary body is never read: unpickling runs whatever code the "
                  "sender put in it; send the rows as JSON or CSV, or name or upload the CSV file")
 SHOWN = 4  # sources named in an error, at most
+# A lone surrogate enters a JSON text only by a \ud800-\udfff escape, or by bytes json.loads
+# decodes with 'surrogatepass' (CESU-8 in a UTF-8 body, or a UTF-16 or UTF-32 body): an ASCII body
+# without such an escape, nearly every body, is never looked at twice.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ def _json_sources(data: bytes) -> list[Source]:
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the JSON body must be an object")
+    if not data.isascii() or _SURROGATE_ESCAPE.search(data):
+        try:  # encoding the whole body meets a surrogate in any key or value, at any depth
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("the JSON body is not valid Unicode: it holds a lone surrogate "
+                             "(a \\ud800-\\udfff escape without its pair)") from None
+        except RecursionError:  # read at the limit, one call deeper here
+            raise BadRequest("the body is not valid JSON") from None
     return [Source("location" if key in LOCATION_KEYS else "rows", key, "the JSON body", body[key])
             for key in (*LOCATION_KEYS, *ROW_KEYS) if key in body]
 

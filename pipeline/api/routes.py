@@ -6,17 +6,16 @@ The routes read the application's state through ``api_state()`` only (pipeline.a
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
+from pipeline.api.failures import FAILED, REQUEST_ID_HEADER, record_failure
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.limiter import retry_after
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest
-from pipeline.api.request_parts import query_args, read_parts
+from pipeline.api.request_parts import read_parts
 from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
 from pipeline.core.modelfile import ModelIntegrityError
@@ -27,8 +26,6 @@ from pipeline.data.final import missing_fractions, read_final_data, summarize_co
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import predict_with_probability, score_model
 from pipeline.report.risk import read_risk_list
-
-logger = logging.getLogger("app")
 
 MAX_TOP = 10_000
 
@@ -43,15 +40,21 @@ def _json_error(status: int, message: str):
 
 @api.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    """Every HTTP error as JSON: {"error": ...} with its status."""
-    return _json_error(exc.code or 500, exc.description or exc.name)
+    """Every HTTP error as JSON: {"error": ...} with its status; a 500 as unexpected_error."""
+    if (exc.code or 500) == 500:  # an error raised outside a route, handed over by Flask
+        return unexpected_error(exc)
+    return _json_error(exc.code, exc.description or exc.name)
 
 
 @api.app_errorhandler(Exception)
 def unexpected_error(exc: Exception):
-    """A bug answers 500 with no traceback; the traceback goes to the log."""
-    logger.exception("unexpected error on %s %s", request.method, request.path)
-    return _json_error(500, "internal error; see the server log")
+    """A bug answers 500 with a request id and no traceback; the traceback goes to the log
+    under the same id (pipeline.api.failures)."""
+    request_id = record_failure(exc)
+    response = jsonify(error=FAILED.format(request_id), request_id=request_id)
+    response.status_code = 500
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 @api.before_app_request
@@ -229,7 +232,7 @@ def risk_frame():
 @api.get("/risk")
 def risk():
     """The ``top`` current clients most likely to leave, from riskscores.csv."""
-    top = query_args().get("top", "20")
+    top = request.args.get("top", "20")
     if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
         abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
     try:

@@ -28,7 +28,10 @@ class InputFile:
 
 def printable(text: str) -> str:
     """Text with undecodable bytes (lone surrogates) shown as backslash escapes."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte decodes to, e.g. from a JSON "\\ud800"
+        return "".join(ascii(ch)[1:-1] if "\ud800" <= ch <= "\udfff" else ch for ch in text)
 
 
 def safe_name(name: str) -> str:

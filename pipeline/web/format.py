@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
+
+from markupsafe import Markup
 
 FEATURE_LABELS = {
     "lastmonth_activity": "last month's activity",
@@ -107,6 +110,24 @@ def odds(value: float) -> str:
     if math.isnan(value):
         return ""
     return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+# Control characters but tab and line breaks: C0, DEL and C1. HTML escaping leaves them as they
+# are, and a NUL or an ESC in a page breaks it for some readers.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def no_raw_controls(value):
+    """A value as a page prints it (Jinja's ``finalize``): control characters in text shown as
+    escapes (``\\x00``), so that nothing a client sent (a path, a query, a form field) nor a
+    file's content is written raw into a page. Markup, the pages' own, is left as it is."""
+    # isprintable() is false for every control character, and true for nearly all text a page
+    # prints: the pattern runs on the few values that hold a space other than " ", a line
+    # break or another non-printable character.
+    if isinstance(value, str) and not value.isprintable() and not isinstance(value, Markup) \
+            and _CONTROL.search(value):
+        return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], value)
+    return value
 
 
 FILTERS = {"exp": exp, "odds": odds, "feature": feature_label, "figure_label": figure_label,

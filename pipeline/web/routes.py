@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import logging
 import math
 import os
 import re
@@ -33,6 +32,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from pipeline.api.auth import SESSION_COOKIE, SESSION_SECONDS, token_ok
+from pipeline.api.failures import REQUEST_ID_HEADER, record_failure
 from pipeline.api.limiter import retry_after
 from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
@@ -40,7 +40,7 @@ from pipeline.core.spreadsheet import format_row
 from pipeline.report.explain import explain_clients
 from pipeline.web import system
 from pipeline.web.charts import score_history_svg
-from pipeline.web.format import FILTERS
+from pipeline.web.format import FILTERS, no_raw_controls
 from pipeline.web.tables import (
     BY_KEY,
     COLUMNS,
@@ -52,13 +52,11 @@ from pipeline.web.tables import (
     risk_view,
 )
 
-logger = logging.getLogger("app")
-
 HERE = Path(__file__).resolve().parent
 web = Blueprint("web", __name__, template_folder="templates")
 LATEST_DECISIONS = 20
 FILE_TYPES = {".pdf": "application/pdf", ".png": "image/png",
-              ".txt": "text/plain; charset=utf-8"}
+              ".txt": "text/plain"}  # Werkzeug adds "; charset=utf-8" to text types
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s\\]*$")
 
 
@@ -73,6 +71,7 @@ def _style() -> tuple[Markup, str]:
 @web.record_once
 def _setup(setup_state) -> None:
     setup_state.app.jinja_env.filters.update(FILTERS)
+    setup_state.app.jinja_env.finalize = no_raw_controls  # before any template is compiled
 
 
 def client_url(name: str) -> str:
@@ -180,28 +179,33 @@ def signout():
 
 @web.after_request
 def _headers(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Cache-Control and nosniff are the app's, on every answer (pipeline.api.hooks).
     response.headers["Referrer-Policy"] = "same-origin"
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = (
             f"default-src 'none'; style-src {_style()[1]}; img-src 'self' data:; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
 @web.errorhandler(HTTPException)
 def _page_error(exc: HTTPException):
+    if (exc.code or 500) == 500:  # an error raised outside a route, handed over by Flask
+        return _page_bug(exc)
     return render_template("error.html", status=exc.code, title=exc.name,
-                           message=exc.description), exc.code or 500
+                           message=exc.description), exc.code
 
 
 @web.errorhandler(Exception)
 def _page_bug(exc: Exception):
-    logger.exception("unexpected error on %s %s", request.method, request.path)
-    return render_template("error.html", status=500, title="Internal error",
-                           message="Something went wrong; the server log says what."), 500
+    request_id = record_failure(exc)
+    response = Response(render_template(
+        "error.html", status=500, title="Internal error",
+        message=f"Something went wrong; the server log says what, under request id "
+                f"{request_id}."), status=500)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 # The state of the system ---------------------------------------------------------------------
@@ -260,7 +264,9 @@ def model_file(name: str):
         abort(403, description=f"{name} leads outside the model folder.")
     if not os.path.isfile(real):
         abort(404, description=f"No {name} yet: the cycle writes it after a deployment.")
-    return send_file(real, mimetype=FILE_TYPES[Path(name).suffix], max_age=0)
+    response = send_file(real, mimetype=FILE_TYPES[Path(name).suffix])
+    response.headers["Cache-Control"] = "no-store"  # the report names clients, as pages do
+    return response
 
 
 # Whom to call --------------------------------------------------------------------------------
