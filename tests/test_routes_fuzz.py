@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
-from pipeline.api.auth import SESSION_COOKIE, new_session
+from pipeline.api.auth import SESSION_COOKIE
+from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
 from tests.helpers import copy_project, token_config
 
-TOKEN = "fuzz-t0ken"
+TOKEN = "fuzz-t0ken-of-16+chars"
+SESSION = "a-session-opened-by-the-app"  # replaced by a real session of the app asked
 MAX_EXAMPLES = 100  # per test and kind of body
 FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -117,7 +119,7 @@ BODIES = {  # kind: (Content-Type, body)
 header_texts = raw.map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"").decode("latin-1"))
 headers = st.fixed_dictionaries({}, optional={
     "Cookie": st.one_of(header_texts, header_texts.map(lambda v: f"{SESSION_COOKIE}={v}"),
-                        st.just(f"{SESSION_COOKIE}={new_session(TOKEN)}")),
+                        st.just(f"{SESSION_COOKIE}={SESSION}")),
     "Authorization": st.one_of(header_texts, header_texts.map(lambda v: "Bearer " + v),
                                st.just(f"Bearer {TOKEN}")),
     "X-Forwarded-Proto": header_texts,
@@ -133,7 +135,8 @@ def apps(tmp_path_factory, redeployed_template):
     production = copy_project(redeployed_template, tmp_path_factory.mktemp("routes-fuzz"))
     build_risk_list(production)
     return [create_app(production.config_path),
-            create_app(token_config(production.root, TOKEN))]
+            # Wrong tokens by the hundred from one address: the limit would answer 429 to all.
+            create_app(token_config(production.root, TOKEN, auth_failure_limit=100_000))]
 
 
 def _routes(app) -> list[tuple[str, list[str]]]:
@@ -151,6 +154,8 @@ def _path(rule: str, segment: bytes) -> str:
 def _answer(app, method: str, path: str, query: str, sent: dict, content_type: str = "",
             body: bytes = b"") -> None:
     """Send one request through WSGI, as a server hands it over; check the answer."""
+    if SESSION in sent.get("Cookie", "") and api_state(app).auth is not None:
+        sent = dict(sent, Cookie=f"{SESSION_COOKIE}={api_state(app).auth.new_session()}")
     environ = EnvironBuilder(method=method, data=body, headers=sent).get_environ()
     environ.update(PATH_INFO=path, QUERY_STRING=query)
     if content_type:
