@@ -21,11 +21,11 @@ from markupsafe import escape
 from app import create_app
 from pipeline.api.auth import SESSION_COOKIE, new_session, session_ok
 from pipeline.core.config import load_settings
+from pipeline.core.decisions import feature_drift, group_decisions
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.history import History
 from pipeline.core.schema import FEATURES
 from pipeline.report.explain import explain_clients, read_reference
-from pipeline.web.decisions import feature_drift, group_decisions
 from pipeline.web.routes import client_url
 from tests.helpers import (
     HOSTILE,
