@@ -112,6 +112,7 @@ def post_webhook(url: str, alert: dict, timeout: float = TIMEOUT) -> None:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 response.read(65536)
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the answer's socket
             raise DeliveryError(f"the webhook answered {exc.code} {exc.reason}") from None
 
     _bounded(send, timeout + 0.5)
