@@ -174,6 +174,21 @@ def test_drift_deploys_and_refusals_are_events_of_their_cycle():
         assert set(alert) == {"event", "text", "model_version", "time", "details"}
 
 
+def test_drift_found_again_by_the_retries_of_a_failed_cycle_is_announced_once():
+    failed = _report(ledger.FAILED, "re-deployment failed", decision=DRIFT, judged_version=2)
+    new, opened = events.plan_cycle({}, failed, T0)
+    assert _events(new) == ["drift_found", "cycle_failed"]
+    new, opened = events.plan_cycle(opened, failed, T0 + 600)
+    assert _events(new) == []
+    fixed = _report(ledger.REDEPLOYED, "deployed", decision=DRIFT, judged_version=2,
+                    deployed=[{"version": 3, "f1": 0.6}])
+    new, opened = events.plan_cycle(opened, fixed, T0 + 1200)
+    assert _events(new) == ["deployed", "recovered"] and opened == {}
+    # The next batch that drifts is news again.
+    assert _events(events.plan_cycle(opened, fixed, T0 + 1800)[0]) == ["drift_found",
+                                                                       "deployed"]
+
+
 def test_stale_is_sent_once_and_never_on_top_of_a_failure():
     stale = events.stale_alert("proj/config.json", 2, T0, T0 + 7200, 1800)
     assert "is cron still running" in stale["text"]

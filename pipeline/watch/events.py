@@ -1,11 +1,12 @@
 """What a cycle means for the people watching it: its outcome, and the alerts it raises.
 
 Pure functions of what the cycle recorded (pipeline.core.recorded.CycleFacts, its error) and of
-the conditions already open, tested on a table of cases. Two conditions can be open: ``failing``
-(opened by ``cycle_failed``) and ``stale`` (no successful cycle for longer than /health allows,
-opened by ``stale``); each alerts once when it starts, and the next successful cycle closes
-both with one ``recovered``. ``drift_found``, ``deployed`` and ``deploy_refused`` are events of
-the cycle that saw them. Every alert's ``text`` is one plain sentence, as chat webhooks show it.
+the conditions already open, tested on a table of cases. Three conditions can be open:
+``failing`` (opened by ``cycle_failed``) and ``stale`` (no successful cycle for longer than
+/health allows, opened by ``stale``), which the next successful cycle closes with one
+``recovered``; and ``drift`` (opened by ``drift_found``), closed by ``deployed`` or
+``deploy_refused``. Each alerts once when it starts and once when it clears, however many
+cycles see it meanwhile. Every alert's ``text`` is one plain sentence, as chat webhooks show it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ CYCLE_FAILED, RECOVERED, STALE = "cycle_failed", "recovered", "stale"
 DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED = "drift_found", "deployed", "deploy_refused"
 EVENTS = (CYCLE_FAILED, RECOVERED, DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED, STALE)
 FAILING = "failing"  # the condition cycle_failed opens; STALE names its own
+DRIFT = "drift"  # open from drift_found until deployed or deploy_refused
 MAX_ERROR = 300  # characters of an error in an alert's sentence
 
 
@@ -96,11 +98,16 @@ def _drift_text(report: CycleReport, d: Decision) -> str:
             f"says version {report.judged_version} has drifted ({figures}).")
 
 
-def _cycle_alerts(report: CycleReport, now: float) -> list[dict]:
-    """drift_found, deployed and deploy_refused: what this cycle saw."""
+def _cycle_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]:
+    """drift_found, deployed and deploy_refused: what this cycle saw. Drift is a condition too,
+    open until a model is deployed or refused for it (or a test finds none): a cycle that
+    fails after finding drift, and its retries, which find it again, announce it once."""
     out = []
     d = report.decision
-    if d is not None and d.drift:
+    if d is not None and d.drift is False:
+        opened.pop(DRIFT, None)
+    if d is not None and d.drift and DRIFT not in opened:
+        opened[DRIFT] = {"since": now}
         out.append(_alert(DRIFT_FOUND, _drift_text(report, d), report.judged_version, now, {
             "test": d.used, "rows": d.rows, "statistic": d.statistic, "p_value": d.p_value,
             "effect": d.relative_rise, "new_f1": d.new_score, "threshold": d.threshold}))
@@ -115,6 +122,8 @@ def _cycle_alerts(report: CycleReport, now: float) -> list[dict]:
             f"{r.get('retrained_f1', float('nan')):.3f} on the test data, below "
             f"{r.get('deployed_f1', float('nan')):.3f} of version {r.get('version')}, which "
             "stays."), report, now, dict(r)))
+    if report.deployed or r is not None:
+        opened.pop(DRIFT, None)
     return out
 
 
@@ -136,18 +145,18 @@ def plan_cycle(open_conditions: dict, report: CycleReport, now: float,
         alerts.append(stale)
         opened[STALE] = {"since": now}
     failures = []
-    if report.unfinished:
+    if report.unfinished:  # before what this cycle saw: it happened before
         failures.append(f"A cycle of {report.where} started at "
                         f"{_when(report.unfinished.get('started'))} and never finished "
                         "(killed, or its machine stopped).")
-    alerts += _cycle_alerts(report, now)
-    if report.outcome == ledger.FAILED:
-        failures.append(_sentence(f"A cycle of {report.where} failed: "
-                                  f"{one_line(report.summary)}"))
-    for text in failures:
-        if FAILING not in opened:
-            alerts.append(_alert(CYCLE_FAILED, text, report, now, {"error": text}))
-            opened[FAILING] = {"since": now}
+    if failures and FAILING not in opened:
+        alerts.append(_alert(CYCLE_FAILED, failures[0], report, now, {"error": failures[0]}))
+        opened[FAILING] = {"since": now}
+    alerts += _cycle_alerts(report, now, opened)
+    if report.outcome == ledger.FAILED and FAILING not in opened:
+        text = _sentence(f"A cycle of {report.where} failed: {one_line(report.summary)}")
+        alerts.append(_alert(CYCLE_FAILED, text, report, now, {"error": text}))
+        opened[FAILING] = {"since": now}
     if report.outcome != ledger.FAILED and opened.keys() & {FAILING, STALE}:
         closed = {name: opened.pop(name) for name in (FAILING, STALE) if name in opened}
         alerts.append(_alert(RECOVERED, _sentence(f"Cycles of {report.where} succeed again: "
