@@ -20,11 +20,18 @@ import pandas as pd
 import pytest
 
 from app import create_app
-from cycle.run import run_cycle
-from pipeline.core.config import load_settings
 from pipeline.watch import alerts, ledger
 from pipeline.watch.deliver import TIMEOUT
-from tests.helpers import CONFIG, PRACTICE, PROJECT, QUIET, cycle, write_config, write_project
+from tests.helpers import (
+    CONFIG,
+    PROJECT,
+    QUIET,
+    cycle,
+    immutable,
+    practice_template,
+    production_template,
+    write_config,
+)
 from tests.receivers import closed_port, smtp_server, wait_for, webhook
 
 pytestmark = pytest.mark.slow
@@ -50,20 +57,13 @@ def hook(receivers):
 @pytest.fixture(scope="module")
 def practice_deployed(tmp_path_factory, datasets):
     """Version 1 deployed by the practice cycle; the production data not yet seen."""
-    root = write_project(tmp_path_factory.mktemp("watch") / "template", datasets)
-    write_config(root, "config.practice.json", **PRACTICE, **FAST)
-    run_cycle(load_settings(root / "config.practice.json"), call_api=False)
-    return root
+    return practice_template(tmp_path_factory.mktemp("watch") / "template", datasets, **FAST)
 
 
 @pytest.fixture(scope="module")
 def production_deployed(practice_deployed):
     """The same after the production cycle: version 2 deployed, nothing new."""
-    root = practice_deployed.parent / "production"
-    shutil.copytree(practice_deployed, root, symlinks=True)
-    write_config(root, "config.json", **CONFIG, **FAST)
-    run_cycle(load_settings(root / "config.json"), call_api=False)
-    return root
+    return production_template(practice_deployed)
 
 
 def _project(template, tmp_path, receivers, **extra):
@@ -135,16 +135,9 @@ def test_a_missing_input_folder_alerts_once_and_health_says_so(production_deploy
 def test_an_unwritable_model_folder_alerts_once_then_the_repair_deploys(
         practice_deployed, tmp_path, receivers, hook):
     root = _project(practice_deployed, tmp_path, receivers)
-    models = root / "models"
-    models.mkdir(exist_ok=True)
-    if shutil.which("chattr") is None or subprocess.run(
-            ["chattr", "+i", str(models)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available on this file system")
-    try:
+    with immutable(root / "models"):
         for _ in range(2):
             assert "production unchanged" in _cycle(root, ok=False).stderr
-    finally:
-        subprocess.run(["chattr", "-i", str(models)], capture_output=True)
     # Each failing cycle found the drift again before it failed: announced once.
     assert _received(hook, receivers[1], 2) == ["drift_found", "cycle_failed"]
     assert "deployed version 2" in _cycle(root).stdout
