@@ -175,3 +175,30 @@ def test_two_gunicorn_workers_add_up_their_counts(redeployed):
     counts = {_value(_families(t), "risk_http_requests", route="/summarystats", code="200")
               for t in texts}
     assert counts == {30}  # whichever worker answers the scrape, the sum of both
+
+
+def test_the_state_page_shows_where_alerts_go_without_secrets_and_the_last_ones(
+        redeployed, monkeypatch):
+    monkeypatch.setenv("RISK_TEST_SMTP_PASSWORD", "hunter2-secret")
+    config = _watched(redeployed, alert_webhook_url="https://hooks.example.org/T0/B0/s3cretpath",
+                      alert_email_to=["ops@example.org"], alert_email_from="risk@example.org",
+                      smtp_host="mail.example.org", smtp_port=587, smtp_starttls=True,
+                      smtp_user="risk", smtp_password_env="RISK_TEST_SMTP_PASSWORD")
+    _record(config, last_success={"time": NOW - 60}, runs={"nothing_new": 7, "failed": 1})
+    hostile = "A cycle failed: <script>alert(1)</script>."
+    ledger.write(ledger.paths(config)[1], {"recent": [
+        {"event": "cycle_failed", "text": hostile, "time": "2027-01-15T08:00:00Z",
+         "delivery": {"webhook": "sent", "email": "failed: SMTP: 535 bad login"}},
+        {"event": "recovered", "text": "Cycles succeed again.", "time": "2027-01-15T09:00:00Z",
+         "delivery": {"webhook": "sent", "email": "sent"}}], "pending": [{"event": "x"}]})
+    html = create_app(config).test_client().get("/").get_data(as_text=True)
+    section = html[html.index('id="watching"'):html.index('id="history"')]
+    assert "The cycle is healthy" in section and "7 nothing new, 1 failed" in section
+    assert "https://hooks.example.org/…" in section and "ops@example.org" in section
+    assert "mail.example.org:587 (STARTTLS)" in section
+    assert "$RISK_TEST_SMTP_PASSWORD (set)" in section
+    assert "s3cretpath" not in html and "hunter2" not in html
+    assert "&lt;script&gt;" in section and "<script>alert" not in html
+    assert section.index("recovered") < section.index("cycle failed")  # newest first
+    assert "email: failed: SMTP: 535 bad login" in section
+    assert "1 not yet delivered" in section

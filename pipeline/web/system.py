@@ -1,5 +1,6 @@
-"""What the state page shows, gathered from the deployment, the history, diagnostics.json and
-rejected.csv; each part computed once per version of the files it comes from."""
+"""What the state page shows, gathered from the deployment, the history, diagnostics.json,
+rejected.csv and the watch over the cycle beside the config; each part computed once per
+version of the files it comes from."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.api.state import ApiState
+from pipeline.api.watching import cycle_record, cycle_verdict
 from pipeline.core import recorded
 from pipeline.core.decisions import Decision, FeatureDrift, feature_drift
 from pipeline.core.deployed import Deployed, current_deployment
@@ -26,6 +28,8 @@ from pipeline.core.names import (
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.monitor.drift import KS_ALERT_P, PSI_ALERT
 from pipeline.report.pages import reason_kind
+from pipeline.watch import alerts, health, ledger
+from pipeline.watch.deliver import Destinations
 
 # The model folder's files the pages link to (the only files they serve).
 LINKED_FILES = (REPORT, CONFUSION_MATRIX, RETURNS_FILE)
@@ -168,3 +172,27 @@ def cause_of(version: int | None, facts: HistoryFacts) -> tuple[dict | None, lis
     if row.get("run_id") is None:
         return row, []
     return row, [d for d in facts.decisions if d.run_id == row["run_id"]]
+
+
+@dataclass
+class Watch:
+    """The cycle as /health judges it, where alerts go (no secrets) and the last ones raised."""
+
+    verdict: health.Verdict
+    runs: dict
+    destinations: dict
+    recent: list[dict]  # newest first
+    pending: int
+    open: list[str]
+
+
+def watch_facts(state: ApiState) -> Watch:
+    """The cycle record and the alert state beside the config, for the state page."""
+    record = cycle_record(state)
+    kept = state.cache.get(
+        "web.alerts", state.cache.stamp(Path(ledger.paths(state.settings.config_path)[1])),
+        lambda: alerts.read_state(state.settings.config_path))
+    return Watch(cycle_verdict(state), dict(record.get("runs") or {}),
+                 Destinations.of(state.settings).public(),
+                 list(reversed(kept.get("recent") or []))[:alerts.RECENT],
+                 len(kept.get("pending") or []), sorted(kept.get("open") or {}))
