@@ -218,7 +218,6 @@ def quiet_recorded(paths: dict[str, str]) -> bool:
     from pipeline.watch.ledger import record_quiet
 
     try:
-        return record_quiet(paths["config"], f"nothing new in {paths['input_folder_path']}") \
-            is None
-    except OSError:
+        return record_quiet(paths["config"]) is None
+    except (OSError, ValueError):
         return False

@@ -18,7 +18,7 @@ from pipeline.core.config import ConfigError, Settings
 from pipeline.core.deployed import current_deployment
 from pipeline.core.errors import CycleError
 from pipeline.core.history import History
-from pipeline.watch import alerts, events, health, ledger
+from pipeline.watch import alerts, events, files, health, ledger
 from pipeline.watch.deliver import Destinations
 
 logger = logging.getLogger("fullprocess")
@@ -45,14 +45,14 @@ class CycleWatch:
         self.stale: dict | None = None  # the stale alert, when the last success is too old
         self.version_before: int | None = None  # deployed when the cycle began
 
-    def _start(self, now: float, limits: dict | None) -> dict:
+    def _start(self, now: float, limits: dict | None, locked: bool = False) -> dict:
         """Mark the cycle as running in the record; note a killed predecessor and staleness."""
         path = ledger.paths(self.config)[0]
-        with ledger.Locked(path) as lock:
+        with files.Locked(path) as lock:
             if not lock.held:
                 logger.warning("the cycle record %s is locked: this cycle is not recorded", path)
                 return {}
-            previous = ledger.read(path)
+            previous = ledger.load(path)  # the quiet cycles since counted in
             limits = limits or previous.get("limits") or {}
             if limits:
                 verdict = health.judge(previous, now, limits["max_age_seconds"],
@@ -64,7 +64,9 @@ class CycleWatch:
             record, self.unfinished = ledger.begin(previous, now, os.getpid())
             if limits:
                 record["limits"] = limits
-            ledger.write(path, record)
+            files.write(path, record)
+            if locked:  # holding the deployment's lock: no quick path appends meanwhile
+                ledger.forget_counted_quiet(path)
             return record
 
     def begin(self, settings: Settings) -> None:
@@ -74,7 +76,7 @@ class CycleWatch:
         try:
             self.before_run = recorded.last_run_id(History(settings.history_db))
             self._start(time.time(), {"max_age_seconds": settings.health_max_age_minutes * 60,
-                                      "failed_runs": settings.health_failed_runs})
+                                      "failed_runs": settings.health_failed_runs}, locked=True)
         except Exception:
             logger.exception("the cycle record of %s could not be written", self.config)
 
@@ -104,11 +106,11 @@ class CycleWatch:
             error_text(error) if error is not None else summary or "", self._version(),
             facts.decision, self.version_before, facts.deployed, facts.refused, self.unfinished)
         path = ledger.paths(self.config)[0]
-        with ledger.Locked(path) as lock:
+        with files.Locked(path) as lock:
             if lock.held:
-                record = ledger.end(ledger.read(path), now, report.outcome,
+                record = ledger.end(ledger.load(path), now, report.outcome,
                                     events.one_line(report.summary))
-                ledger.write(path, dict(record, model_version=report.model_version))
+                files.write(path, dict(record, model_version=report.model_version))
         dest = Destinations.of(self.settings) if self.settings is not None else None
         alerts.raise_alerts(self.config, dest,
                             lambda opened: events.plan_cycle(opened, report, now, self.stale))

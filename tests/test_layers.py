@@ -34,7 +34,7 @@ LIBRARY_RULES = {
 LIGHT = {"cycle.quick", "cycle.run", "cycle.watching", "pipeline.monitor.changes",
          "pipeline.ingest.inputs", "pipeline.watch", "pipeline.watch.ledger",
          "pipeline.watch.health", "pipeline.watch.events", "pipeline.watch.alerts",
-         "pipeline.watch.deliver"}
+         "pipeline.watch.deliver", "pipeline.watch.files"}
 BUILTIN_SHA256 = {"_sha256", "_sha2"}  # the interpreter's own SHA-256 (3.11, 3.12 and later)
 
 

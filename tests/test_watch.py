@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core.decisions import Decision
 from pipeline.core.recorded import CycleFacts
-from pipeline.watch import alerts, events, health, ledger
+from pipeline.watch import alerts, events, files, health, ledger
 from pipeline.watch.deliver import DeliveryError, Destinations
 
 T0 = 1_800_000_000.0
@@ -74,22 +74,50 @@ def test_a_quiet_cycle_is_recorded_beside_its_config_or_handed_over(tmp_path):
     record_path, state_path = ledger.paths(config)
     assert (record_path, state_path) == (str(tmp_path / "config.cycles.json"),
                                          str(tmp_path / "config.alerts.json"))
-    assert ledger.record_quiet(config, "quiet", T0) == "no cycle recorded yet"
-    assert not (tmp_path / "config.cycles.json").exists()
-    ledger.write(record_path, ledger.end({"limits": LIMITS}, T0, ledger.NO_DRIFT, "no drift"))
-    assert ledger.record_quiet(config, "quiet", T0 + 600) is None
-    record = ledger.read(record_path)
-    assert record["runs"] == {"no_drift": 1, "nothing_new": 1}
-    assert record["last_success"]["time"] == T0 + 600
-    # The quick path's record is the full cycle's record of the same quiet cycle.
-    full = ledger.end(ledger.begin(ledger.end({"limits": LIMITS}, T0, ledger.NO_DRIFT,
-                                              "no drift"), T0 + 600, 1)[0],
-                      T0 + 600, ledger.NOTHING_NEW, "quiet")
-    assert record == full
-    ledger.write(state_path, {"settled": False})
-    assert ledger.record_quiet(config, "quiet", T0 + 1200) == "alerts open or still to deliver"
-    assert ledger.read(record_path) == record  # nothing written
+    quiet = tmp_path / "config.cycles.quiet"
+    assert ledger.quiet_path(record_path) == str(quiet)
+    assert ledger.record_quiet(config, T0) == "no cycle recorded yet"
+    assert not quiet.exists()
+    files.write(record_path, ledger.end({"limits": LIMITS}, T0, ledger.NO_DRIFT, "no drift"))
+    for i in (1, 2, 3):
+        assert ledger.record_quiet(config, T0 + 600 * i) is None
+    assert quiet.stat().st_size == 3 * ledger.QUIET_LINE  # appended: the record is untouched
+    record = ledger.load(record_path)
+    assert record["runs"] == {"no_drift": 1, "nothing_new": 3}
+    assert record["last_success"]["time"] == record["last_run"]["finished"] == T0 + 1800
+    assert record["last_success"]["outcome"] == "nothing_new"
+    # The quiet cycles count in as the full cycle counts a quiet cycle of its own.
+    full = ledger.end({"limits": LIMITS}, T0, ledger.NO_DRIFT, "no drift")
+    for i in (1, 2, 3):
+        full = ledger.end(full, T0 + 600 * i, ledger.NOTHING_NEW, ledger.QUIET_SUMMARY)
+    assert {k: v for k, v in record.items() if k != "quiet_through"} == \
+        {k: v for k, v in full.items() if k != "last_run"} | {"last_run": record["last_run"]}
+    # Written back (a full cycle starts), nothing is counted twice, emptied or not.
+    files.write(record_path, record)
+    assert ledger.load(record_path)["runs"]["nothing_new"] == 3
+    ledger.forget_counted_quiet(record_path)
+    assert ledger.load(record_path)["runs"]["nothing_new"] == 3
+    assert ledger.record_quiet(config, T0 + 2400) is None
+    assert ledger.load(record_path)["runs"]["nothing_new"] == 4
+    files.write(state_path, {"settled": False})
+    assert ledger.record_quiet(config, T0 + 3000) == "alerts open or still to deliver"
+    assert ledger.load(record_path)["runs"]["nothing_new"] == 4  # nothing written
     assert ledger.read(str(tmp_path / "damaged.json")) == {}
+
+
+def test_a_quiet_cycle_counts_as_a_success_only_after_the_last_failure(tmp_path):
+    record_path = str(tmp_path / "config.cycles.json")
+    files.write(record_path, ledger.end({"limits": LIMITS}, T0, ledger.FAILED, "boom"))
+    with open(ledger.quiet_path(record_path), "wb") as handle:
+        handle.write(b"%017.6f\n" % (T0 - 60))  # before the failure
+    assert ledger.load(record_path)["failed_in_a_row"] == 1
+    with open(ledger.quiet_path(record_path), "ab") as handle:
+        handle.write(b"%017.6f\n" % (T0 + 60) + b"1800000")  # after it, and a torn line
+    record = ledger.load(record_path)
+    assert record["failed_in_a_row"] == 0 and record["runs"]["nothing_new"] == 2
+    with open(ledger.quiet_path(record_path), "wb") as handle:
+        handle.write(b"not a time at all\n")  # damaged: read as no quiet cycle
+    assert ledger.load(record_path)["failed_in_a_row"] == 1
 
 
 # /health's rule -----------------------------------------------------------------------------

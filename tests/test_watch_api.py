@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from pipeline.api.local_server import running_server
-from pipeline.watch import alerts, ledger
+from pipeline.watch import alerts, files, ledger
 from tests.helpers import write_config
 from tests.receivers import wait_for, webhook
 
@@ -21,7 +21,7 @@ NOW = time.time()
 def _record(config, **values) -> None:
     """A cycle record beside a config, as its cycles would have left it."""
     path = ledger.paths(config)[0]
-    ledger.write(path, {"first": NOW - 7 * 86400, "runs": {"nothing_new": 40, "failed": 2},
+    files.write(path, {"first": NOW - 7 * 86400, "runs": {"nothing_new": 40, "failed": 2},
                         "failed_in_a_row": 0, "limits": {"max_age_seconds": 1800,
                                                          "failed_runs": 3}, **values})
 
@@ -186,7 +186,7 @@ def test_the_state_page_shows_where_alerts_go_without_secrets_and_the_last_ones(
                       smtp_user="risk", smtp_password_env="RISK_TEST_SMTP_PASSWORD")
     _record(config, last_success={"time": NOW - 60}, runs={"nothing_new": 7, "failed": 1})
     hostile = "A cycle failed: <script>alert(1)</script>."
-    ledger.write(ledger.paths(config)[1], {"recent": [
+    files.write(ledger.paths(config)[1], {"recent": [
         {"event": "cycle_failed", "text": hostile, "time": "2027-01-15T08:00:00Z",
          "delivery": {"webhook": "sent", "email": "failed: SMTP: 535 bad login"}},
         {"event": "recovered", "text": "Cycles succeed again.", "time": "2027-01-15T09:00:00Z",

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from app import create_app
-from pipeline.watch import alerts, ledger
+from pipeline.watch import alerts, files, ledger
 from pipeline.watch.deliver import TIMEOUT
 from tests.helpers import (
     CONFIG,
@@ -215,7 +215,7 @@ def test_a_stopped_cron_is_noticed_by_the_next_cycle(production_deployed, tmp_pa
     path = ledger.paths(root / "config.json")[0]
     record = ledger.read(path)
     record["last_success"]["time"] -= 3 * 3600  # cron stopped three hours ago
-    ledger.write(path, record)
+    files.write(path, record)
     assert "nothing new" in _cycle(root).stdout
     assert _received(hook, receivers[1], 2) == ["stale", "recovered"]
 

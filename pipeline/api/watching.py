@@ -51,10 +51,11 @@ def init_watching(app: Flask) -> None:
 
 
 def cycle_record(state: ApiState) -> dict:
-    """The cycle record of the app's config, read once per version of the file."""
+    """The cycle record of the app's config (its quiet cycles counted in), read once per version
+    of its files."""
     path = ledger.paths(state.settings.config_path)[0]
-    return state.cache.get("watch.cycles", state.cache.stamp(Path(path)),
-                           lambda: ledger.read(path))
+    stamp = state.cache.stamp(Path(path), Path(ledger.quiet_path(path)))
+    return state.cache.get("watch.cycles", stamp, lambda: ledger.load(path))
 
 
 def cycle_verdict(state: ApiState, now: float | None = None) -> health.Verdict:

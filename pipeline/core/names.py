@@ -47,5 +47,6 @@ TEST_FILE = "testdata.csv"
 # (pipeline.watch). They belong to the config, not to a folder it names, so that a cycle that
 # cannot read its config still records its failure, and alerts, there.
 CYCLES_SUFFIX = ".cycles.json"  # how every cycle ended: counts, the last run, success, failure
+QUIET_SUFFIX = ".quiet"  # config.cycles.quiet: one line per quiet cycle not yet counted in
 ALERTS_SUFFIX = ".alerts.json"  # alert conditions open, alerts still to deliver, the last sent
 LOCK_SUFFIX = ".lock"  # ".<either of them>.lock", held while it is rewritten

@@ -4,7 +4,7 @@ The state (``<config>.alerts.json``) holds the conditions open (pipeline.watch.e
 alerts not yet delivered on every configured channel, the last ones raised with what became of
 each, counts by event, and the destinations of the last config that could be read, so that a
 cycle whose config has become unreadable still alerts. It survives between cron runs. Every
-change, delivery included, is made under its lock (pipeline.watch.ledger.Locked): two cycles, or
+change, delivery included, is made under its lock (pipeline.watch.files.Locked): two cycles, or
 a cycle and the API's workers, never raise or send the same alert twice.
 
 An alert that cannot be delivered stays pending, logged, and is tried again by the next cycle
@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from pipeline.watch import ledger
+from pipeline.watch import files, ledger
 from pipeline.watch.deliver import DeliveryError, Destinations, send
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def raise_alerts(config_path, dest: Destinations | None, plan: Plan, now: float 
     """
     now = time.time() if now is None else now
     path = ledger.paths(config_path)[1]
-    with ledger.Locked(path, wait) as lock:
+    with files.Locked(path, wait) as lock:
         if not lock.held:
             logger.warning("alert state %s is locked: alerts left for the next cycle", path)
             return None
@@ -111,5 +111,5 @@ def raise_alerts(config_path, dest: Destinations | None, plan: Plan, now: float 
         state["pending"] = [*(state.get("pending") or []), *new]
         _deliver(state, dest, now, patient)
         state["settled"] = not state["open"] and not state["pending"]
-        ledger.write(path, state)
+        files.write(path, state)
         return new
