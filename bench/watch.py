@@ -123,8 +123,11 @@ def write(figures: dict, seconds: float) -> None:
              "Scrapes are WSGI calls in the benchmark's process, as the pages are timed; the "
              "history is the shipped production cycle's records copied as new runs. The quick "
              "path is timed as in the performance section (15 interleaved runs, medians); a "
-             "quiet cycle's record (`<config>.cycles.json`, read, then rewritten whole under "
-             "its lock) is part of it.", ""]
+             "quiet cycle's record is part of it (`<config>.cycles.json` and "
+             "`<config>.alerts.json` read, one line appended to `<config>.cycles.quiet`)"
+             + ("; this machine sets PYTHONDONTWRITEBYTECODE, so every run compiles the "
+                "modules it imports." if os.environ.get("PYTHONDONTWRITEBYTECODE") else "."),
+             ""]
     update_section(OUT, "watch", lines)
 
 
