@@ -302,7 +302,8 @@ def test_the_watch_keys_have_defaults_and_take_their_values(tmp_path):
     ("health_max_age_minutes", 0), ("health_failed_runs", "3"),
     ("alert_webhook_url", "hooks.example.org/x"), ("alert_email_to", "nobody"),
     ("alert_email_to", ["ops@example.org", 3]), ("alert_email_from", "risk"),
-    ("smtp_starttls", "yes"), ("smtp_port", 0), ("smtp_password_env", "MY-PASSWORD"),
+    ("smtp_starttls", "yes"), ("smtp_port", 0), ("smtp_port", 70000), ("smtp_port", "587"),
+    ("smtp_password_env", "MY-PASSWORD"),
     ("smtp_password_env", "$RISK_SMTP_PASSWORD"),
 ])
 def test_bad_watch_values_are_refused_with_the_key_named(tmp_path, key, value):

@@ -118,6 +118,12 @@ def _address(value):
     return value
 
 
+def _port(value):
+    if type(value) is not int or not 1 <= value <= 65535:
+        raise _Bad("must be a port number from 1 to 65535")
+    return value
+
+
 def _env_name(value):
     """The name of an environment variable (its value, a secret, never sits in the config)."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
@@ -215,7 +221,7 @@ OPTIONS: dict[str, Option] = {
     "alert_email_to": Option((), _addresses, "who gets alerts by e-mail"),
     "alert_email_from": Option(None, _optional(_address), "the sender of alert e-mails"),
     "smtp_host": Option("localhost", _text, "the SMTP server of alert e-mails"),
-    "smtp_port": Option(25, _whole(1), "its port"),
+    "smtp_port": Option(25, _port, "its port"),
     "smtp_starttls": Option(False, _flag, "STARTTLS before sending"),
     "smtp_user": Option(None, _optional(_text), "log in to the SMTP server as this user"),
     "smtp_password_env": Option(None, _optional(_env_name), "the environment variable that "
