@@ -25,8 +25,10 @@ from flask import Flask
 
 from pipeline.api.answers import serving_kept_answers
 from pipeline.api.hooks import Request, add_common_headers, refuse_undecodable_query
+from pipeline.api.metrics import init_metrics
 from pipeline.api.routes import api
 from pipeline.api.state import init_state
+from pipeline.api.watching import init_watching
 from pipeline.core.cli import base_parser
 from pipeline.core.config import ConfigError, load_settings
 from pipeline.web.routes import web
@@ -58,6 +60,8 @@ def create_app(config_path: str | Path | None = None, **overrides) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(web)
     app.wsgi_app = serving_kept_answers(app.wsgi_app, state)
+    init_watching(app)
+    init_metrics(app, state)  # counts every request, those answered in front of Flask too
     return app
 
 

@@ -18,6 +18,29 @@ errorlog = "-"
 limit_request_line = 8190
 limit_request_fields = 100
 
+# /metrics adds up the workers' request counts through prometheus_client's multiprocess mode:
+# each worker writes its counts to files in PROMETHEUS_MULTIPROC_DIR, which must be set before
+# a worker imports prometheus_client, and hold nothing of an earlier server.
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_MADE_HERE = []  # the folder on_starting made, removed on exit
+
+
+def on_starting(server):
+    """Before any worker starts: the multiprocess folder, emptied ($PROMETHEUS_MULTIPROC_DIR,
+    or a new temporary folder for this server), set in the environment the workers inherit."""
+    import glob
+    import tempfile
+
+    folder = os.environ.get(METRICS_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for stale in glob.glob(os.path.join(folder, "*.db")):
+            os.remove(stale)
+    else:
+        folder = tempfile.mkdtemp(prefix="risk-metrics-")
+        _MADE_HERE.append(folder)
+        os.environ[METRICS_ENV] = folder
+
 
 def post_fork(server, worker):
     """Each worker dies with its master, even when the master is killed with SIGKILL (the
@@ -43,3 +66,18 @@ def log_where_gunicorn_does(error_log: logging.Logger) -> None:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(error_log.level)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges leave the sums (its counts stay, as counts must)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """The temporary multiprocess folder goes with the server that made it."""
+    import shutil
+
+    for folder in _MADE_HERE:
+        shutil.rmtree(folder, ignore_errors=True)

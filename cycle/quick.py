@@ -2,10 +2,11 @@
 
 Almost every cycle finds nothing new, so this path is built to cost about as much as starting
 Python: it imports os, errno, fcntl and json, the interpreter's built-in SHA-256 (and the
-project's file names, which are constants), looks at file sizes and modification times, and
-answers. Any doubt answers "maybe", and the full
-cycle (cycle.run) decides with checksums. Its comparison of the input folder is a copy of
-pipeline.ingest.inputs.compare_folder made without checksums; a test checks that they agree.
+project's file names, which are constants, and the cycle record, pipeline.watch.ledger), looks at
+file sizes and modification times, records the quiet cycle beside its config, and answers. Any
+doubt answers "maybe", and the full cycle (cycle.run) decides with checksums. Its comparison of
+the input folder is a copy of pipeline.ingest.inputs.compare_folder made without checksums; a
+test checks that they agree.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def quick_cycle(argv: list[str], default_config: str) -> int | None:
         print(f"another cycle is running on {paths['prod_deployment_path']}; nothing done")
         return 0
     try:
-        if nothing_new(paths):
+        if nothing_new(paths) and quiet_recorded(paths):
             import time
 
             print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} nothing new in "
@@ -207,3 +208,16 @@ def quick_cycle(argv: list[str], default_config: str) -> int | None:
     finally:
         lock.close()
     return None
+
+
+def quiet_recorded(paths: dict[str, str]) -> bool:
+    """Record the quiet cycle beside its config (pipeline.watch.ledger), the trace /health's
+    rule needs of it; False when the full cycle must run instead: an earlier cycle failed or
+    never finished, the last success is too old, or alerts are open or undelivered (the full
+    cycle announces and delivers them), or the record cannot be written."""
+    from pipeline.watch.ledger import record_quiet
+
+    try:
+        return record_quiet(paths["config"]) is None
+    except (OSError, ValueError):
+        return False

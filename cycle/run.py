@@ -81,24 +81,40 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
 
 
 def main(argv: list[str] | None, description: str) -> int:
-    """The full cycle's entry point (fullprocess.py hands over to it)."""
+    """The full cycle's entry point (fullprocess.py hands over to it). Every cycle that gets
+    this far is recorded beside its config and raises its alerts (cycle.watching), a cycle
+    that cannot read its config or lock its deployment included."""
+    from cycle.watching import CycleWatch
+
     parser = base_parser(description)
     parser.add_argument("--no-api", action="store_true",
                         help="skip calling the API after a re-deployment")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    watch = CycleWatch(args.config)
+    settings = None
     try:
         settings = load_settings(args.config)
         lock = acquire_lock(str(settings.deployment_folder))
-        if lock is None:
-            print(f"another cycle is running on {settings.deployment_folder}; nothing done")
-            return 0
+    except (ConfigError, OSError) as exc:
+        print(f"cycle failed: {exc}", file=sys.stderr)
+        watch.failed_early(exc, settings)
+        return 1
+    if lock is None:
+        print(f"another cycle is running on {settings.deployment_folder}; nothing done")
+        return 0
+    try:
+        watch.begin(settings)
         try:
             summary = run_cycle(settings, call_api=not args.no_api)
-        finally:
-            lock.close()
+        except BaseException as exc:  # recorded as failed, KeyboardInterrupt and bugs included
+            watch.end(error=exc)
+            raise
+        watch.end(summary=summary)
     except (ConfigError, CycleError, OSError) as exc:
         print(f"cycle failed: {exc}", file=sys.stderr)
         return 1
+    finally:
+        lock.close()
     print(summary)
     return 0

@@ -18,6 +18,7 @@ import reporting
 from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
+from pipeline.core import recorded
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import Deployed
 from pipeline.core.errors import CycleError
@@ -79,6 +80,9 @@ def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
             history.record_metrics(run_id, "fullprocess", {"retrained_f1": scores["f1"],
                                                            "deployed_f1_now": current["f1"]})
             if not deploy_retrained(scores["f1"], current["f1"], policy):
+                history.record_metrics(run_id, "fullprocess", {recorded.REFUSED: 1}, {
+                    "retrained_f1": scores["f1"], "deployed_f1": current["f1"],
+                    "version": deployed.version})  # for the alerts (pipeline.watch)
                 logger.warning("decision: the retrained model scores F1 %.4f on the test data, "
                                "below the deployed version %d (%.4f): not deployed",
                                scores["f1"], deployed.version, current["f1"])
@@ -285,9 +289,7 @@ def _evidence(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
         return Evidence(rows=len(rows), exits=exits, reference_loss=reference)
     scores, losses = evaluate_rows(model, rows)
     sha = deployed.manifest["model_sha256"]
-    past = [r["f1"] for r in history.query(
-        "SELECT f1 FROM scores WHERE model_sha256 = ? AND purpose IN ('test', 'drift') "
-        "AND f1 IS NOT NULL ORDER BY time", (sha,))]
+    past = recorded.past_scores(history, sha)
     if exits:  # F1 says nothing of rows where nobody left: no score for the F1 tests' history
         record_score(history, run_id, "drift", scores, model_sha256=sha,
                      model_version=deployed.version, data=",".join(sorted(names)))

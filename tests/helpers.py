@@ -109,6 +109,43 @@ def build_and_deploy(settings) -> None:
     deploy(settings)
 
 
+def practice_template(root: Path, datasets, **config) -> Path:
+    """A project in root where the practice cycle deployed version 1 (the production data not
+    yet seen); both configs take the extra keys. For module fixtures that tests copy."""
+    from cycle.run import run_cycle
+
+    write_project(root, datasets)
+    write_config(root, "config.json", **CONFIG, **config)
+    write_config(root, "config.practice.json", **PRACTICE, **config)
+    run_cycle(load_settings(root / "config.practice.json"), call_api=False)
+    return root
+
+
+def production_template(practice: Path) -> Path:
+    """A copy of a practice_template beside it after the production cycle: version 2 deployed,
+    reports written, nothing new."""
+    from cycle.run import run_cycle
+
+    root = practice.parent / "production"
+    shutil.copytree(practice, root, symlinks=True)
+    run_cycle(load_settings(root / "config.json"), call_api=False)
+    return root
+
+
+@contextmanager
+def immutable(folder: Path):
+    """folder made immutable for the block (chattr +i: root ignores permission bits, not this);
+    skips the test where the file system does not allow it."""
+    folder.mkdir(exist_ok=True)
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+
+
 def cycle(project, config="config.json", *args, check=True, timeout=300):
     """Run fullprocess.py as cron would: from another directory, as a subprocess."""
     proc = subprocess.run([sys.executable, str(PROJECT / "fullprocess.py"), "--config",

@@ -295,3 +295,58 @@ def test_every_optional_key_has_its_default_and_its_value(tmp_path):
     assert settings.model == {"family": "boosting", "C": 2.0, "max_iter": 1000,
                               "class_weight": {0: 1.0, 1: 4.0}, "random_state": 0, "folds": 5,
                               "selection_rows": 20_000}
+
+
+# Watching the cycle: /health's rule and the alerts (pipeline.watch) -----------------------------
+
+WATCH = {"health_max_age_minutes": 60, "health_failed_runs": 5,
+         "alert_webhook_url": "https://hooks.example.org/services/T0/B0/x",
+         "alert_email_to": ["ops@example.org", "oncall@example.org"],
+         "alert_email_from": "risk@example.org", "smtp_host": "mail.example.org",
+         "smtp_port": 587, "smtp_starttls": True, "smtp_user": "risk",
+         "smtp_password_env": "RISK_SMTP_PASSWORD"}
+
+
+def test_the_watch_keys_have_defaults_and_take_their_values(tmp_path):
+    from pipeline.core.config import OPTIONS
+
+    defaults = load_settings(write_config(tmp_path / "a"))
+    for key in WATCH:
+        assert getattr(defaults, key) == OPTIONS[key].default, key
+    assert (defaults.health_max_age_minutes, defaults.health_failed_runs) == (30, 3)
+    assert defaults.alert_webhook_url is None and defaults.alert_email_to == ()
+    settings = load_settings(write_config(tmp_path / "b", dict(VALUES, **WATCH)))
+    for key, value in WATCH.items():
+        assert getattr(settings, key) == (tuple(value) if isinstance(value, list) else value)
+    one = load_settings(write_config(tmp_path / "c", dict(
+        VALUES, alert_email_to="ops@example.org", alert_email_from="risk@example.org")))
+    assert one.alert_email_to == ("ops@example.org",)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("health_max_age_minutes", 0), ("health_failed_runs", "3"),
+    ("alert_webhook_url", "hooks.example.org/x"), ("alert_email_to", "nobody"),
+    ("alert_email_to", ["ops@example.org", 3]), ("alert_email_from", "risk"),
+    ("smtp_starttls", "yes"), ("smtp_port", 0), ("smtp_port", 70000), ("smtp_port", "587"),
+    ("smtp_password_env", "MY-PASSWORD"),
+    ("smtp_password_env", "$RISK_SMTP_PASSWORD"),
+])
+def test_bad_watch_values_are_refused_with_the_key_named(tmp_path, key, value):
+    values = {**VALUES, **WATCH, key: value}
+    with pytest.raises(ConfigError, match=key):
+        load_settings(write_config(tmp_path, values))
+
+
+@pytest.mark.parametrize("present, missing", [("alert_email_to", "alert_email_from"),
+                                              ("smtp_user", "smtp_password_env")])
+def test_a_watch_key_that_needs_another_says_which(tmp_path, present, missing):
+    values = {k: v for k, v in dict(VALUES, **WATCH).items() if k != missing}
+    with pytest.raises(ConfigError, match=f"{present} in .* needs {missing}"):
+        load_settings(write_config(tmp_path, values))
+
+
+def test_a_password_in_the_config_is_refused_without_being_repeated(tmp_path):
+    values = dict(VALUES, **WATCH, smtp_password="hunter2-secret")
+    with pytest.raises(ConfigError, match="smtp_password_env") as caught:
+        load_settings(write_config(tmp_path, values))
+    assert "hunter2" not in str(caught.value)

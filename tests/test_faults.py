@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from cycle.run import run_cycle
 from pipeline.core.config import load_settings
 from tests.helpers import (
-    CONFIG,
-    PRACTICE,
     PROJECT,
     QUIET,
     assert_consistent,
     cycle,
     deployed_f1_on_test,
-    write_config,
+    immutable,
+    practice_template,
+    production_template,
 )
 
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}
@@ -36,26 +35,14 @@ ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees"
 @pytest.fixture(scope="module")
 def practice_deployed(tmp_path_factory, datasets):
     """A project where the practice cycle has deployed version 1 (production not yet run)."""
-    from pipeline.data.datagen import to_csv_bytes
-
-    root = tmp_path_factory.mktemp("faults") / "template"
-    for relative, frame in datasets.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(to_csv_bytes(frame))
-    write_config(root, "config.json", **CONFIG, **QUIET, api_url="http://127.0.0.1:9")
-    write_config(root, "config.practice.json", **PRACTICE, **QUIET, api_url="http://127.0.0.1:9")
-    run_cycle(load_settings(root / "config.practice.json"), call_api=False)
-    return root
+    return practice_template(tmp_path_factory.mktemp("faults") / "template", datasets, **QUIET,
+                             api_url="http://127.0.0.1:9")
 
 
 @pytest.fixture(scope="module")
 def production_deployed(practice_deployed):
     """The same project after the production cycle: version 2 deployed, reports written."""
-    root = practice_deployed.parent / "production"
-    shutil.copytree(practice_deployed, root, symlinks=True)
-    run_cycle(load_settings(root / "config.json"), call_api=False)
-    return root
+    return production_template(practice_deployed)
 
 
 def _copy(template: Path, tmp_path: Path) -> Path:
@@ -135,20 +122,12 @@ def test_a_full_disk_mid_cycle_fails_clearly_and_leaves_production_untouched(
 def test_an_unwritable_model_folder_fails_clearly_and_leaves_production_untouched(
         practice_deployed, tmp_path):
     project = _copy(practice_deployed, tmp_path)
-    models = project / "models"
-    models.mkdir(exist_ok=True)
-    # root ignores permission bits; the immutable attribute stops even root.
-    if shutil.which("chattr") is None or subprocess.run(
-            ["chattr", "+i", str(models)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available on this file system")
-    try:
+    with immutable(project / "models"):
         proc = cycle(project, "config.json", "--no-api", check=False)
         assert proc.returncode == 1
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "production unchanged" in proc.stderr and "Operation not permitted" in proc.stderr
         assert assert_consistent(project / "production_deployment").version == 1
-    finally:
-        subprocess.run(["chattr", "-i", str(models)], capture_output=True)
     assert "deployed version 2" in cycle(project, "config.json", "--no-api").stdout
 
 

@@ -67,7 +67,8 @@ def test_no_5xx_and_every_answer_matches_the_document(api_schema, mode):
         tried[f"{operation.method.upper()} {operation.path}"] = len(statuses)
     # schemathesis leaves out the operation that serves the document itself (/openapi.json).
     assert set(tried) == {"POST /prediction", *(f"GET /{name}" for name in (
-        "prediction", "scoring", "summarystats", "diagnostics", "risk", "health"))}, tried
+        "prediction", "scoring", "summarystats", "diagnostics", "risk", "health",
+        "metrics"))}, tried
     if mode == GenerationMode.POSITIVE:
         assert all(tried.values()), tried
     assert tried["POST /prediction"] >= MAX_EXAMPLES // 2 and tried["GET /risk"], tried

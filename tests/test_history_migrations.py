@@ -113,12 +113,12 @@ def test_an_old_database_is_migrated_with_every_row_kept(tmp_path):
     history = History(path)
     assert history.query("SELECT COUNT(*) AS n FROM runs") == [{"n": 3}]  # opening migrates
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         indexes = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
     for table, rows in OLD_ROWS.items():  # every table, every row, every value
         assert _rows(path, table) == rows, table
-    assert {"metrics_name", "scores_model", "runs_stage"} <= indexes
+    assert {"metrics_name", "scores_model", "runs_stage", "metrics_run"} <= indexes
     # Version 2 added the durations: back-filled from the recorded times, none for a run that
     # never finished.
     seconds = {r["id"]: r["seconds"] for r in history.query("SELECT id, seconds FROM runs")}

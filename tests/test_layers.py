@@ -25,11 +25,16 @@ LIBRARY_RULES = {
     "data": {"core"},
     "monitor": {"core", "ingest", "model"},
     "report": {"core", "model", "data"},
-    "api": {"core", "ingest", "model", "data", "monitor", "report"},
-    "web": {"core", "ingest", "model", "data", "monitor", "report", "api"},
+    "watch": {"core"},
+    "api": {"core", "ingest", "model", "data", "monitor", "report", "watch"},
+    "web": {"core", "ingest", "model", "data", "monitor", "report", "api", "watch"},
 }
-# Standard library only: these run before the cycle knows whether there is work to do.
-LIGHT = {"cycle.quick", "cycle.run", "pipeline.monitor.changes", "pipeline.ingest.inputs"}
+# Standard library only: these run before the cycle knows whether there is work to do (the
+# watch over the cycle records and alerts every cycle, a quiet one included).
+LIGHT = {"cycle.quick", "cycle.run", "cycle.watching", "pipeline.monitor.changes",
+         "pipeline.ingest.inputs", "pipeline.watch", "pipeline.watch.ledger",
+         "pipeline.watch.health", "pipeline.watch.events", "pipeline.watch.alerts",
+         "pipeline.watch.deliver", "pipeline.watch.files"}
 BUILTIN_SHA256 = {"_sha256", "_sha2"}  # the interpreter's own SHA-256 (3.11, 3.12 and later)
 
 
@@ -165,7 +170,9 @@ def test_the_light_modules_import_only_the_standard_library_and_core(graph):
                  and not t.startswith("pipeline.core.")]
         assert heavy == [], f"{name} imports {heavy}"
     quick = set(graph["cycle.quick"])
-    assert quick <= {"pipeline.core.names"}, "the cron quick path imports only the file names"
+    assert quick <= {"pipeline.core.names", "pipeline.watch.ledger"}, \
+        "the cron quick path imports only the file names and the cycle record"
+    assert set(graph["pipeline.watch.ledger"]) <= {"pipeline.core.names"}
 
 
 def test_the_checks_find_a_cycle_and_an_upward_import(tmp_path):

@@ -9,8 +9,8 @@ import time
 import matplotlib
 
 from pipeline.api.state import FileCache
+from pipeline.core.decisions import Decision
 from pipeline.web.charts import score_history_svg
-from pipeline.web.decisions import Decision
 
 THREADS = 4
 

@@ -24,13 +24,13 @@ from app import create_app
 from pipeline.api.auth import SESSION_COOKIE, SESSION_SECONDS
 from pipeline.api.state import api_state
 from pipeline.core.config import load_settings
+from pipeline.core.decisions import feature_drift, group_decisions
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.history import History
 from pipeline.core.schema import FEATURES
 from pipeline.core.spreadsheet import unprotect_text
 from pipeline.report.explain import explain_clients, read_reference
 from pipeline.report.risk import read_risk_list
-from pipeline.web.decisions import feature_drift, group_decisions
 from pipeline.web.routes import client_url
 from tests.helpers import (
     HOSTILE,

@@ -50,6 +50,26 @@ _SELECTION = {
 }
 
 
+# /health: the model's part, and the cycle's verdict (pipeline.watch.health.as_json).
+_TIME = {"type": ["string", "null"]}
+_HEALTH = {
+    "type": "object",
+    "required": ["status", "model_version", "cycle"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "model_version": {"type": ["integer", "null"]},
+        "deployed_at": _TIME,
+        "error": {"type": "string"},
+        "cycle": {"type": "object", "required": ["ok", "recorded", "reasons"], "properties": {
+            "ok": {"type": "boolean"}, "recorded": {"type": "boolean"},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "last_success": _TIME, "last_success_outcome": {"type": ["string", "null"]},
+            "last_failure": _TIME, "last_error": {"type": ["string", "null"]},
+            "failed_in_a_row": {"type": "integer"}}},
+    },
+}
+
+
 def _error(description: str) -> dict:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -224,19 +244,21 @@ def openapi_document() -> dict:
                 "400": _error("top is not a whole number from 1 to 10000"),
                 **_COMMON_ERRORS}}},
         "/health": {"get": {
-            "summary": "Whether a valid model is deployed, and which version",
+            "summary": "Whether a valid model is deployed and the cycle healthy (its last "
+                       "success recent enough, its last cycles not all failed)",
             "responses": {
-                "200": _ok("a valid model is deployed", {
-                    "type": "object", "required": ["status", "model_version"],
-                    "properties": {"status": {"type": "string", "enum": ["ok"]},
-                                   "model_version": {"type": "integer"},
-                                   "deployed_at": {"type": ["string", "null"]}}}),
-                "503": _ok("no valid model is deployed", {
-                    "type": "object", "required": ["status", "error"],
-                    "properties": {"status": {"type": "string", "enum": ["unavailable"]},
-                                   "error": {"type": "string"}}}),
+                "200": _ok("a valid model is deployed and the cycle is healthy", _HEALTH),
+                "503": _ok("no valid model is deployed, or the cycle is not healthy: error "
+                           "says why", {**_HEALTH, "required": ["status", "error", "cycle"]}),
                 "500": _FAILURE,
             }}},
+        "/metrics": {"get": {
+            "summary": "The Prometheus text format: the deployed model's scores, the cycle's "
+                       "runs and times, the last drift test, the last ingestion, the alerts, "
+                       "and requests by route",
+            "responses": {"200": {"description": "the metrics", "content": {
+                "text/plain": {"schema": {"type": "string"}}}},
+                          "401": _COMMON_ERRORS["401"]}}},
         "/openapi.json": {"get": {
             "summary": "This document",
             "responses": {"200": _ok("the OpenAPI document", {"type": "object"}),

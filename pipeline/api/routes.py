@@ -13,11 +13,13 @@ from pipeline.api.auth import SESSION_COOKIE, api_call_allowed
 from pipeline.api.failures import FAILED, REQUEST_ID_HEADER, record_failure
 from pipeline.api.fastpredict import plain_rows
 from pipeline.api.limiter import retry_after
+from pipeline.api.metrics import metrics_response
 from pipeline.api.openapi import openapi_document
 from pipeline.api.request_body import BadRequest
 from pipeline.api.request_parts import read_parts
 from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
+from pipeline.api.watching import health_answer
 from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import FINAL_DATA, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
@@ -244,13 +246,16 @@ def risk():
 
 @api.get("/health")
 def health():
-    """200 with the deployed version, or 503 with the reason no valid model is deployed."""
-    try:
-        deployed = api_state().models.get()[1]
-    except ModelIntegrityError as exc:
-        return jsonify(status="unavailable", error=str(exc)), 503
-    return jsonify(status="ok", model_version=deployed.version,
-                   deployed_at=deployed.manifest.get("deployed_at"))
+    """200 with the deployed version when it is valid and the cycle healthy; else 503 with the
+    reason (a dead cron, failing cycles: pipeline.api.watching)."""
+    return health_answer(current_app, api_state())
+
+
+@api.get("/metrics")
+def metrics():
+    """The Prometheus text format: the model, the cycle, drift, ingestion and these requests
+    (pipeline.api.metrics), read at scrape time."""
+    return metrics_response(current_app, api_state())
 
 
 @api.get("/openapi.json")

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ TOKEN_ENV = "RISK_API_TOKEN"
 # A token anyone could guess in a day of tries even at the rate limit (pipeline.api.auth) is
 # refused unless allow_short_token says this is a machine of one's own.
 MIN_TOKEN_LENGTH = 16
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,36 @@ def _url(value):
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise _Bad("must be an http:// or https:// address")
     return value.rstrip("/")
+
+
+def _addresses(value):
+    """E-mail addresses: one string, or a list of them; null or [] for none."""
+    if value is None:
+        return ()
+    found = [value] if isinstance(value, str) else value
+    if not isinstance(found, list) or not all(
+            isinstance(a, str) and _ADDRESS.match(a) for a in found):
+        raise _Bad("must be an e-mail address (name@host) or a list of them")
+    return tuple(found)
+
+
+def _address(value):
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise _Bad("must be an e-mail address (name@host)")
+    return value
+
+
+def _port(value):
+    if type(value) is not int or not 1 <= value <= 65535:
+        raise _Bad("must be a port number from 1 to 65535")
+    return value
+
+
+def _env_name(value):
+    """The name of an environment variable (its value, a secret, never sits in the config)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise _Bad("must be the name of an environment variable (letters, digits, _)")
+    return value
 
 
 def _optional(check: Callable) -> Callable:
@@ -193,7 +225,24 @@ OPTIONS: dict[str, Option] = {
     "check_outdated_packages": Option(True, _flag, "let diagnostics ask the package index"),
     "measure_execution_time": Option("history", _timing, "where diagnostics takes the stage "
                                      "timings from: the last real runs, or a re-run"),
+    # Watching the cycle (pipeline.watch): /health's rule and the alerts.
+    "health_max_age_minutes": Option(30, _whole(1), "/health answers 503 when the last "
+                                                    "successful cycle is older than this"),
+    "health_failed_runs": Option(3, _whole(1), "/health answers 503 when this many cycles in "
+                                               "a row failed"),
+    "alert_webhook_url": Option(None, _optional(_url), "where alerts are POSTed as JSON"),
+    "alert_email_to": Option((), _addresses, "who gets alerts by e-mail"),
+    "alert_email_from": Option(None, _optional(_address), "the sender of alert e-mails"),
+    "smtp_host": Option("localhost", _text, "the SMTP server of alert e-mails"),
+    "smtp_port": Option(25, _port, "its port"),
+    "smtp_starttls": Option(False, _flag, "STARTTLS before sending"),
+    "smtp_user": Option(None, _optional(_text), "log in to the SMTP server as this user"),
+    "smtp_password_env": Option(None, _optional(_env_name), "the environment variable that "
+                                                            "holds the SMTP password"),
 }
+# Keys refused with the reason: a secret does not belong in a file people copy and commit.
+REFUSED_KEYS = {"smtp_password": "put the SMTP password in an environment variable and name it "
+                                 "in smtp_password_env"}
 
 
 @dataclass(frozen=True)
@@ -228,6 +277,16 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     check_outdated_packages: bool = True
     measure_execution_time: str | bool = "history"  # "history", "rerun" or False
+    health_max_age_minutes: int = 30
+    health_failed_runs: int = 3
+    alert_webhook_url: str | None = None
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
     raw: dict = field(default_factory=dict)  # the file's keys (with overrides), for copies of it
 
     @property
@@ -279,6 +338,9 @@ def _read(path: Path) -> dict:
 def _checked(raw: dict, path: Path) -> dict:
     """Every optional key's value, checked (defaults for the absent ones)."""
     known = [*REQUIRED_KEYS, *OPTIONS]
+    for key, reason in REFUSED_KEYS.items():
+        if key in raw:
+            raise ConfigError(f"{key} in {path} is refused: {reason}")
     for key in raw:
         if key not in known:
             near = difflib.get_close_matches(key, known, n=1, cutoff=0.0)
@@ -292,6 +354,9 @@ def _checked(raw: dict, path: Path) -> dict:
             shown = repr(raw[key])
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise ConfigError(f"{key}{exc.part} in {path} {exc}, not {shown}") from None
+    for key, needs in (("alert_email_to", "alert_email_from"), ("smtp_user", "smtp_password_env")):
+        if values[key] and not values[needs]:
+            raise ConfigError(f"{key} in {path} needs {needs} too")
     return values
 
 

@@ -100,7 +100,11 @@ RUN_SECONDS = (
     "WHERE finished IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS runs_stage ON runs(stage, config)",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, RUN_SECONDS)
+# Version 3: the metrics of one run found without reading them all (a cycle's own decision for
+# its alerts, the latest drift test for /metrics: at a thousand cycles, tens of thousands of
+# rows).
+METRICS_BY_RUN = ("CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id)",)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (SCHEMA_V1, RUN_SECONDS, METRICS_BY_RUN)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

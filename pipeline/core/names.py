@@ -46,3 +46,11 @@ AUTH_DB = "auth.sqlite"
 SESSION_KEY = "session.key"
 REQUIREMENTS = "requirements.txt"
 TEST_FILE = "testdata.csv"
+
+# Beside the config, named after it (config.json -> config.cycles.json): the watch over the cycle
+# (pipeline.watch). They belong to the config, not to a folder it names, so that a cycle that
+# cannot read its config still records its failure, and alerts, there.
+CYCLES_SUFFIX = ".cycles.json"  # how every cycle ended: counts, the last run, success, failure
+QUIET_SUFFIX = ".quiet"  # config.cycles.quiet: one line per quiet cycle not yet counted in
+ALERTS_SUFFIX = ".alerts.json"  # alert conditions open, alerts still to deliver, the last sent
+LOCK_SUFFIX = ".lock"  # ".<either of them>.lock", held while it is rewritten

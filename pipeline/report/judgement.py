@@ -3,8 +3,8 @@ probabilities mean what they say, and every drift decision with its figures."""
 
 from __future__ import annotations
 
-import json
-
+from pipeline.core import recorded
+from pipeline.core.decisions import Decision
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pdf import Page, number, time_axis, times, when
 
@@ -101,33 +101,19 @@ def page_calibration(f: ReportFacts, page: Page) -> None:
     ], [0.8, 1, 1.2, 1.2, 1.2], span=0.6)
 
 
-def _decisions(f: ReportFacts) -> list[dict]:
-    rows = f.history.query(
-        "SELECT m.time, m.detail FROM metrics m JOIN runs r ON r.id = m.run_id "
-        "WHERE m.stage = 'drift' AND m.name = 'drift' AND r.config = ? ORDER BY m.time",
-        (f.settings.name,))
-    out = []
-    for row in rows:
-        try:
-            detail = json.loads(row["detail"] or "{}")
-        except ValueError:
-            continue
-        out.append({"time": row["time"], **detail})
-    return out
-
-
-def _figures(d: dict) -> str:
-    if d.get("used") == "loss":
-        return (f"log-loss {d['new_loss']:.4f} vs {d['reference_loss']:.4f} "
-                f"({d['relative_rise']:+.1%}), p {d['p_value']:.2g}")
-    if d.get("new_score") is not None:
-        return f"F1 {d['new_score']:.4f} vs threshold {d['threshold']:.4f}"
+def _figures(d: Decision) -> str:
+    if d.used == "loss" and None not in (d.new_loss, d.reference_loss, d.relative_rise,
+                                         d.p_value):
+        return (f"log-loss {d.new_loss:.4f} vs {d.reference_loss:.4f} "
+                f"({d.relative_rise:+.1%}), p {d.p_value:.2g}")
+    if d.new_score is not None and d.threshold is not None:
+        return f"F1 {d.new_score:.4f} vs threshold {d.threshold:.4f}"
     return "–"
 
 
 def page_drift(f: ReportFacts, page: Page) -> None:
     """Every drift decision of this configuration over time, with its test and figures."""
-    decisions = _decisions(f)
+    decisions = recorded.drift_decisions(f.history, f.settings.name)
     policy = f.settings
     page.text(f"Test in the config: {policy.drift_test}"
               + (f" (drift when the mean log-loss rises by more than "
@@ -136,16 +122,17 @@ def page_drift(f: ReportFacts, page: Page) -> None:
     if not decisions:
         page.text("No drift decision recorded yet: the first cycle with new data makes one.")
         return
-    loss = [d for d in decisions if d.get("used") == "loss"]
+    loss = [d for d in decisions if d.used == "loss" and d.relative_rise is not None
+            and d.p_value is not None]
     if loss:
         ax = page.axes(0.30)
-        moments = times(loss)
-        colors = ["tab:red" if d["drift"] else "tab:blue" for d in loss]
-        ax.scatter(moments, [d["relative_rise"] * 100 for d in loss], c=colors, zorder=3)
+        moments = times([{"time": d.time} for d in loss])
+        colors = ["tab:red" if d.drift else "tab:blue" for d in loss]
+        ax.scatter(moments, [d.relative_rise * 100 for d in loss], c=colors, zorder=3)
         ax.axhline(policy.drift_tolerance * 100, color="grey", ls="--",
                    label=f"tolerance {policy.drift_tolerance:.0%}")
         for moment, d in zip(moments, loss, strict=True):
-            ax.annotate(f"p {d['p_value']:.1g}", (moment, d["relative_rise"] * 100),
+            ax.annotate(f"p {d.p_value:.1g}", (moment, d.relative_rise * 100),
                         xytext=(4, 4), textcoords="offset points", fontsize=7)
         ax.set(ylabel="rise of the mean log-loss (%)",
                title="Loss test at each decision (red: drift)")
@@ -153,8 +140,6 @@ def page_drift(f: ReportFacts, page: Page) -> None:
         time_axis(ax, moments)
     page.heading("Decisions, newest first")
     page.table(["Time", "Test", "Rows", "Figures", "Outcome"], [
-        [when(d["time"]), d.get("used", "?") if d.get("used") == d.get("test")
-         else f"{d.get('used')} (asked {d.get('test')})", number(d.get("rows")), _figures(d),
-         d.get("reason") or ("drift" if d.get("drift") else "no drift")]
+        [when(d.time), d.test, number(d.rows), _figures(d), d.reason or d.outcome]
         for d in reversed(decisions)
     ], [2.3, 0.8, 0.8, 5.0, 1.5])

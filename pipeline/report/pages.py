@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import spreadsheet
+from pipeline.core import recorded, spreadsheet
 from pipeline.core.names import FINAL_DATA, REJECTED, RISK_SCORES
 from pipeline.core.packages import is_outdated, package_status
 from pipeline.core.schema import ID
@@ -104,9 +104,8 @@ def _page_performance(f: ReportFacts, page: Page) -> None:
 
 
 def _page_history(f: ReportFacts, page: Page) -> None:
-    deployments = f.history.query(
-        "SELECT time, action, version, f1, data_files FROM deployments ORDER BY time")
-    scores = f.history.query("SELECT time, purpose, f1, roc_auc FROM scores ORDER BY time")
+    deployments = recorded.deployments(f.history)
+    scores = recorded.scorings(f.history)
     if not deployments:
         page.text("No deployments recorded yet.")
     else:
@@ -172,10 +171,7 @@ def _page_data(f: ReportFacts, page: Page) -> None:
 
 def _page_operations(f: ReportFacts, page: Page) -> None:
     page.heading("Time taken by each stage script")
-    timings = f.history.query(
-        "SELECT m.time, m.name, m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
-        "WHERE m.stage = 'diagnostics' AND m.name LIKE 'seconds_%' AND r.config = ? "
-        "ORDER BY m.time, m.rowid", (f.settings.name,))
+    timings = recorded.stage_timings(f.history, f.settings.name)
     if not timings:
         page.text("Not measured yet: run diagnostics.py to time ingestion, training and scoring.")
     else:
@@ -220,13 +216,11 @@ def reason_kind(reason: str) -> str:
 
 
 def _page_ingestion(f: ReportFacts, page: Page) -> None:
-    runs = f.history.query("SELECT * FROM runs WHERE stage = 'ingestion' AND config = ? "
-                           "ORDER BY id DESC LIMIT 1", (f.settings.name,))
-    if not runs:
+    ingestion = recorded.latest_ingestion(f.history, f.settings.name)
+    if ingestion is None:
         page.text(f"No ingestion recorded for {f.settings.name}.")
     else:
-        run = runs[0]
-        s = json.loads(run["summary"]) if (run["summary"] or "").startswith("{") else {}
+        run, s = ingestion.run, ingestion.summary
         page.text(f"Run {run['id']} with {run['config']}, started {when(run['started'])}, "
                   f"status {run['status']}.")
         if s:
@@ -234,13 +228,11 @@ def _page_ingestion(f: ReportFacts, page: Page) -> None:
                       f"aside; {s.get('rows_read', 0):,} rows read, {s.get('rows_rejected', 0):,} "
                       f"rejected, {s.get('duplicates_dropped', 0):,} exact duplicates dropped, "
                       f"{s.get('rows_kept', 0):,} kept.")
-        files = f.history.query("SELECT * FROM ingested_files WHERE run_id = ? ORDER BY name",
-                                (run["id"],))
         page.heading("Input files")
         page.table(["File", "Status", "Read", "Accepted", "Rejected", "Duplicates", "Note"], [
             [r["name"], r["status"], number(r["rows_read"]), number(r["rows_accepted"]),
              number(r["rows_rejected"]), number(r["duplicates_dropped"]), r["reason"] or ""]
-            for r in files
+            for r in ingestion.files
         ], [2, 1.1, 0.9, 1, 1, 1.2, 3.1])
     page.heading(f"What was set aside ({REJECTED})")
     path = f.settings.output_folder / REJECTED

@@ -7,6 +7,6 @@ the API's state and caches through ``pipeline.api.state.api_state()`` and check 
 credentials as the API (``pipeline.api.auth``), with a sign-in form and a session cookie.
 
 May import ``pipeline.core``, ``pipeline.ingest``, ``pipeline.model``, ``pipeline.data``,
-``pipeline.monitor``, ``pipeline.report`` and ``pipeline.api``, Flask, pandas, numpy, pyarrow and
-matplotlib; nothing in ``pipeline`` imports it (app.py registers it).
+``pipeline.monitor``, ``pipeline.report``, ``pipeline.watch`` and ``pipeline.api``, Flask, pandas,
+numpy, pyarrow and matplotlib; nothing in ``pipeline`` imports it (app.py registers it).
 """

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import threading
 
+from pipeline.core.decisions import Decision
 from pipeline.report.pdf import new_figure
-from pipeline.web.decisions import Decision
 from pipeline.web.format import parse_time
 
 # matplotlib's settings are one per process, and rc_context restores them on leaving: two

@@ -97,6 +97,13 @@ def ago(text: str | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+def epoch(seconds: float | None) -> str | None:
+    """Seconds since the epoch (the cycle record's times) as an ISO-8601 UTC time."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
 def exp(value: float) -> float:
     """e to the power of value (an odds factor from a log-odds contribution)."""
     try:
@@ -131,4 +138,5 @@ def no_raw_controls(value):
 
 
 FILTERS = {"exp": exp, "odds": odds, "feature": feature_label, "figure_label": figure_label,
-           "figure": figure, "number": number, "score": score, "when": when, "ago": ago}
+           "figure": figure, "number": number, "score": score, "when": when, "ago": ago,
+           "epoch": epoch}

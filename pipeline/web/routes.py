@@ -224,7 +224,7 @@ def state_page():
         cause_decisions=cause_decisions, decisions=facts.decisions[::-1][:LATEST_DECISIONS],
         rejected=system.rejected_facts(state), diagnostics=system.diagnostics_facts(state),
         files=system.model_folder_files(state), outputs=system.outputs_record(state),
-        settings=state.settings)
+        settings=state.settings, watch=system.watch_facts(state))
 
 
 @web.get("/decisions")

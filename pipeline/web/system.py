@@ -1,5 +1,6 @@
-"""What the state page shows, gathered from the deployment, the history, diagnostics.json and
-rejected.csv; each part computed once per version of the files it comes from."""
+"""What the state page shows, gathered from the deployment, the history, diagnostics.json,
+rejected.csv and the watch over the cycle beside the config; each part computed once per
+version of the files it comes from."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.api.state import ApiState
-from pipeline.core import spreadsheet
+from pipeline.api.watching import cycle_record, cycle_verdict
+from pipeline.core import recorded, spreadsheet
+from pipeline.core.decisions import Decision, FeatureDrift, feature_drift
 from pipeline.core.deployed import Deployed, current_deployment
 from pipeline.core.history import History
 from pipeline.core.modelfile import ModelIntegrityError
@@ -24,7 +27,8 @@ from pipeline.core.names import (
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.monitor.drift import KS_ALERT_P, PSI_ALERT
 from pipeline.report.pages import reason_kind
-from pipeline.web.decisions import Decision, FeatureDrift, feature_drift, group_decisions
+from pipeline.watch import alerts, health, ledger
+from pipeline.watch.deliver import Destinations
 
 # The model folder's files the pages link to (the only files they serve).
 LINKED_FILES = (REPORT, CONFUSION_MATRIX, RETURNS_FILE)
@@ -55,36 +59,16 @@ def read_history(history: History, config_name: str) -> HistoryFacts:
     facts = HistoryFacts()
     if not history.path.exists():
         return facts
-    facts.deployments = history.query(
-        "SELECT d.*, r.summary, r.config FROM deployments d LEFT JOIN runs r ON r.id = d.run_id "
-        "ORDER BY d.time, d.rowid")
-    # Decisions and data drift of this config only: another config (the practice one) may
-    # share the history file, and its data is not this page's. Deployments are all shown: they
-    # are the deployment folder's, which configs share.
-    facts.decisions = group_decisions(history.query(
-        "SELECT m.run_id, m.time, m.name, m.value, m.detail, r.config, r.summary "
-        "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.stage = 'drift' "
-        "AND r.config = ? ORDER BY m.time, m.rowid", (config_name,)))
-    latest = history.query("SELECT m.run_id, m.time FROM metrics m JOIN runs r ON "
-                           "r.id = m.run_id WHERE m.stage = 'data_drift' AND r.config = ? "
-                           "ORDER BY m.time DESC, m.rowid DESC LIMIT 1", (config_name,))
-    if latest:
-        facts.data_drift_time = latest[0]["time"]
-        rows = history.query("SELECT name, value, detail FROM metrics WHERE stage = 'data_drift' "
-                             "AND run_id IS ? ORDER BY rowid", (latest[0]["run_id"],))
+    facts.deployments = recorded.deployments(history)
+    facts.decisions = recorded.drift_decisions(history, config_name)
+    facts.data_drift_time, rows = recorded.latest_data_drift(history, config_name)
+    if rows:
         facts.data_drift = feature_drift(rows, PSI_ALERT, KS_ALERT_P)
-    runs = history.query("SELECT * FROM runs WHERE stage = 'ingestion' AND config = ? "
-                         "ORDER BY id DESC LIMIT 1", (config_name,)) or history.query(
-        "SELECT * FROM runs WHERE stage = 'ingestion' ORDER BY id DESC LIMIT 1")
-    if runs:
-        facts.ingestion = runs[0]
-        try:
-            summary = json.loads(runs[0]["summary"] or "{}")
-        except ValueError:
-            summary = {}
-        facts.ingestion_summary = summary if isinstance(summary, dict) else {}
-        facts.ingested_files = history.query(
-            "SELECT * FROM ingested_files WHERE run_id = ? ORDER BY name", (runs[0]["id"],))
+    ingestion = recorded.latest_ingestion(history, config_name, any_config=True)
+    if ingestion is not None:
+        facts.ingestion = ingestion.run
+        facts.ingestion_summary = ingestion.summary
+        facts.ingested_files = ingestion.files
     return facts
 
 
@@ -187,3 +171,27 @@ def cause_of(version: int | None, facts: HistoryFacts) -> tuple[dict | None, lis
     if row.get("run_id") is None:
         return row, []
     return row, [d for d in facts.decisions if d.run_id == row["run_id"]]
+
+
+@dataclass
+class Watch:
+    """The cycle as /health judges it, where alerts go (no secrets) and the last ones raised."""
+
+    verdict: health.Verdict
+    runs: dict
+    destinations: dict
+    recent: list[dict]  # newest first
+    pending: int
+    open: list[str]
+
+
+def watch_facts(state: ApiState) -> Watch:
+    """The cycle record and the alert state beside the config, for the state page."""
+    record = cycle_record(state)
+    kept = state.cache.get(
+        "web.alerts", state.cache.stamp(Path(ledger.paths(state.settings.config_path)[1])),
+        lambda: alerts.read_state(state.settings.config_path))
+    return Watch(cycle_verdict(state), dict(record.get("runs") or {}),
+                 Destinations.of(state.settings).public(),
+                 list(reversed(kept.get("recent") or []))[:alerts.RECENT],
+                 len(kept.get("pending") or []), sorted(kept.get("open") or {}))

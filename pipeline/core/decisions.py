@@ -2,7 +2,9 @@
 
 The drift tests change (new tests record a statistic, a p-value, an effect size...), so nothing
 here expects a fixed set of fields: a decision is shown with whatever its ``detail`` JSON and
-its metric rows hold. Pure functions of rows, tested on old and new shapes of record.
+its metric rows hold. Pure functions of rows, tested on old and new shapes of record; the one
+parser of decisions for the pages, the report, /metrics and the alerts
+(pipeline.core.recorded reads the rows).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Decision:
     reference_loss: float | None = None  # ... and at deployment
     relative_rise: float | None = None
     p_value: float | None = None
+    statistic: float | None = None
+    used: str | None = None  # the test that judged (the loss test falls back to raw, say)
+    rows: int | None = None  # new rows judged
+    reason: str = ""  # the verdict's reason, as recorded
 
 
 def parse_detail(text) -> dict:
@@ -105,12 +111,16 @@ def decision_from_rows(rows: list[dict]) -> Decision:
         figures = [(k, v) for k, v in values.items() if k not in ("drift", "tested")]
     new = _number(detail.get("new_score", values.get("new_f1")))
     threshold = _number(detail.get("threshold", values.get("threshold")))
+    rows_judged = _number(detail.get("rows", values.get("new_rows")))
     return Decision(run_id=first.get("run_id"), time=first.get("time") or "",
                     config=first.get("config"), summary=first.get("summary"), test=label,
                     drift=drift, outcome=outcome, figures=figures,
                     note=str(detail.get("note") or ""), new_score=new, threshold=threshold,
+                    used=str(used or test) if (used or test) else None,
+                    rows=None if rows_judged is None else int(rows_judged),
+                    reason=str(detail.get("reason") or ""),
                     **{key: _number(detail.get(key)) for key in
-                       ("new_loss", "reference_loss", "relative_rise", "p_value")})
+                       ("new_loss", "reference_loss", "relative_rise", "p_value", "statistic")})
 
 
 def group_decisions(rows: list[dict]) -> list[Decision]:
