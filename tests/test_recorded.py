@@ -77,11 +77,13 @@ def test_the_latest_ingestion_falls_back_to_another_config_only_when_asked(tmp_p
 
 def _sql_writers() -> dict[str, int]:
     """Modules outside pipeline.core.history and .recorded with a string of SQL in them (a
-    History.query() call needs one)."""
+    History.query() call needs one). The API's own store of sessions and wrong tokens
+    (pipeline.api.authstore) is another database, not the history, and keeps its SQL."""
     found = {}
     for path in PROJECT.rglob("*.py"):
         parts = path.relative_to(PROJECT).parts
-        if parts[0] in ("tests", ".venv", "bench") or path.name in ("history.py", "recorded.py"):
+        if parts[0] in ("tests", ".venv", "bench") or path.name in ("history.py", "recorded.py") \
+                or parts == ("pipeline", "api", "authstore.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             sql = isinstance(node, ast.Constant) and isinstance(node.value, str) and \

@@ -15,13 +15,11 @@ from pipeline.watch import alerts, files, ledger
 from tests.helpers import write_config
 from tests.receivers import wait_for, webhook
 
-NOW = time.time()
-
 
 def _record(config, **values) -> None:
     """A cycle record beside a config, as its cycles would have left it."""
     path = ledger.paths(config)[0]
-    files.write(path, {"first": NOW - 7 * 86400, "runs": {"nothing_new": 40, "failed": 2},
+    files.write(path, {"first": time.time() - 7 * 86400, "runs": {"nothing_new": 40, "failed": 2},
                         "failed_in_a_row": 0, "limits": {"max_age_seconds": 1800,
                                                          "failed_runs": 3}, **values})
 
@@ -53,8 +51,8 @@ def test_health_before_any_cycle_judges_only_the_model(client):
 
 
 def test_health_is_503_when_the_last_success_is_older_than_allowed(redeployed):
-    record = {"last_success": {"time": NOW - 31 * 60, "outcome": "nothing_new"},
-              "last_failure": {"time": NOW - 86400, "error": "no usable data"}}
+    record = {"last_success": {"time": time.time() - 31 * 60, "outcome": "nothing_new"},
+              "last_failure": {"time": time.time() - 86400, "error": "no usable data"}}
     _record(redeployed.config_path, **record)
     answer = create_app(redeployed.config_path).test_client().get("/health")
     assert answer.status_code == 503
@@ -70,21 +68,21 @@ def test_health_is_503_when_the_last_success_is_older_than_allowed(redeployed):
 
 
 def test_health_is_503_after_three_failures_in_a_row_naming_the_last(redeployed):
-    _record(redeployed.config_path, last_success={"time": NOW - 1500}, failed_in_a_row=3,
-            last_failure={"time": NOW - 60, "error": "config file not found: /x.json"})
+    _record(redeployed.config_path, last_success={"time": time.time() - 1500}, failed_in_a_row=3,
+            last_failure={"time": time.time() - 60, "error": "config file not found: /x.json"})
     answer = create_app(redeployed.config_path).test_client().get("/health")
     assert answer.status_code == 503
     assert "the last 3 cycles failed; the last with: config file not found" in \
         answer.get_json()["error"]
-    _record(redeployed.config_path, last_success={"time": NOW - 1500}, failed_in_a_row=2,
-            last_failure={"time": NOW - 60, "error": "boom"})
+    _record(redeployed.config_path, last_success={"time": time.time() - 1500}, failed_in_a_row=2,
+            last_failure={"time": time.time() - 60, "error": "boom"})
     assert create_app(redeployed.config_path).test_client().get("/health").status_code == 200
 
 
 def test_a_dead_cron_is_alerted_once_by_the_first_worker_that_notices(redeployed):
     with webhook() as receiver:
         config = _watched(redeployed, alert_webhook_url=receiver.url)
-        _record(config, last_success={"time": NOW - 3 * 3600}, model_version=2)
+        _record(config, last_success={"time": time.time() - 3 * 3600}, model_version=2)
         workers = [create_app(config).test_client() for _ in range(2)]
         for _ in range(3):
             for worker in workers:
@@ -111,8 +109,9 @@ def test_metrics_need_the_token_as_the_api_does(redeployed, monkeypatch):
 
 
 def test_metrics_report_the_model_the_cycle_and_every_request_by_route(redeployed):
-    _record(redeployed.config_path, last_success={"time": NOW - 60},
-            last_run={"finished": NOW - 60}, last_failure={"time": NOW - 3600, "error": "boom"})
+    _record(redeployed.config_path, last_success={"time": time.time() - 60},
+            last_run={"finished": time.time() - 60},
+            last_failure={"time": time.time() - 3600, "error": "boom"})
     app = create_app(redeployed.config_path)
     client = app.test_client()
     for path in ("/scoring", "/scoring", "/scoring", "/clients/acme", "/clients/bolt",
@@ -128,9 +127,10 @@ def test_metrics_report_the_model_the_cycle_and_every_request_by_route(redeploye
     assert _value(found, "risk_cycle_runs", outcome="nothing_new") == 40
     assert _value(found, "risk_cycle_runs", outcome="failed") == 2
     assert _value(found, "risk_cycle_runs", outcome="redeployed") == 0
-    assert _value(found, "risk_cycle_last_success_timestamp_seconds") == pytest.approx(NOW - 60)
+    assert _value(found, "risk_cycle_last_success_timestamp_seconds") == pytest.approx(
+        time.time() - 60)
     assert _value(found, "risk_cycle_last_failure_timestamp_seconds") == pytest.approx(
-        NOW - 3600)
+        time.time() - 3600)
     assert _value(found, "risk_health_ok") == 1
     assert _value(found, "risk_ingest_last_rows_read") == 10_500
     assert _value(found, "risk_ingest_last_rows_rejected") == 0
@@ -184,7 +184,7 @@ def test_the_state_page_shows_where_alerts_go_without_secrets_and_the_last_ones(
                       alert_email_to=["ops@example.org"], alert_email_from="risk@example.org",
                       smtp_host="mail.example.org", smtp_port=587, smtp_starttls=True,
                       smtp_user="risk", smtp_password_env="RISK_TEST_SMTP_PASSWORD")
-    _record(config, last_success={"time": NOW - 60}, runs={"nothing_new": 7, "failed": 1})
+    _record(config, last_success={"time": time.time() - 60}, runs={"nothing_new": 7, "failed": 1})
     hostile = "A cycle failed: <script>alert(1)</script>."
     files.write(ledger.paths(config)[1], {"recent": [
         {"event": "cycle_failed", "text": hostile, "time": "2027-01-15T08:00:00Z",
