@@ -106,7 +106,8 @@ def _train_and_save(settings: Settings) -> tuple[Pipeline, dict]:
             "config": str(settings.config_path),
             "training_data": str(data_path),
             "training_data_sha256": sha256_file(data_path),
-            "training_files": [{"name": f["name"], "sha256": f.get("sha256")} for f in files],
+            "training_files": [{"name": f["name"], "sha256": f.get("sha256")} for f in files
+                               if f.get("labels") != "none"],  # unlabelled: never trained on
             "rows": len(frame),
             "positive_rate": float(frame[TARGET].mean()),
             "params": dict(settings.model),
