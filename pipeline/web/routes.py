@@ -52,7 +52,7 @@ from pipeline.web.tables import (
     COLUMNS,
     MAX_QUERY,
     PAGE_SIZE,
-    final_index,
+    client_records,
     kept_versions,
     reference_of,
     risk_view,
@@ -337,13 +337,13 @@ def client_by_query():
 def _client(name: str):
     state = api_state()
     try:
-        index = final_index(state)
+        records = client_records(state, name)  # with its records of unlabelled batches
     except FileNotFoundError:
         abort(503, description="No ingested data yet: run ingestion.py.")
-    records = index.records(name)
     if records is None:
         shown = name if len(name) <= 100 else name[:100] + "…"
-        abort(404, description=f"No client named “{shown}” in finaldata.csv.")
+        abort(404, description=f"No client named “{shown}” in finaldata.csv or an unlabelled "
+                               "batch.")
     import pandas as pd
 
     features = records[list(FEATURES)]
