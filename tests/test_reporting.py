@@ -124,7 +124,7 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     data = report.path.read_bytes()
     assert report.path == deployed.model_folder / "report.pdf"
     assert data.startswith(b"%PDF")
-    assert pdf_pages(data) == len(PAGE_TITLES) == 10
+    assert pdf_pages(data) == len(PAGE_TITLES) == 11
     assert b"/Title (Client attrition risk report)" in data
     assert list(report.pages) == list(PAGE_TITLES)
     manifest = current_deployment(deployed.deployment_folder).manifest

@@ -31,6 +31,7 @@ RISK_SCORES = "riskscores.csv"
 REPORT = "report.pdf"
 RETURNS_FILE = "apireturns.txt"
 OUTPUTS_FILE = "outputs.json"  # the deployed model the reports describe
+ESTIMATE_FILE = "estimate.json"  # the deployed model's estimated scores before the labels come
 
 # In the deployment folder -------------------------------------------------------------------
 VERSIONS = "versions"

@@ -44,7 +44,7 @@ from pipeline.api.auth import (
 from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
 from pipeline.report.explain import explain_clients
-from pipeline.web import system
+from pipeline.web import estimates, system
 from pipeline.web.charts import score_history_svg
 from pipeline.web.format import FILTERS
 from pipeline.web.tables import (
@@ -206,7 +206,7 @@ def state_page():
         cause_decisions=cause_decisions, decisions=facts.decisions[::-1][:LATEST_DECISIONS],
         rejected=system.rejected_facts(state), diagnostics=system.diagnostics_facts(state),
         files=system.model_folder_files(state), outputs=system.outputs_record(state),
-        settings=state.settings)
+        settings=state.settings, estimate=estimates.estimate_facts(state))
 
 
 @web.get("/decisions")
@@ -227,6 +227,21 @@ def score_chart():
     stamp = system.history_stamp(state)
     svg = state.cache.get("web.chart.scores", stamp, lambda: score_history_svg(
         system.history_facts(state).deployments, system.history_facts(state).decisions))
+    response = Response(svg, mimetype="image/svg+xml")
+    response.set_etag(hashlib.sha256(repr(stamp).encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+@web.get("/charts/estimate.svg")
+def estimate_chart():
+    """The current book's estimated F1 and band over time, drawn once per version of its
+    sources."""
+    state = api_state()
+    facts = estimates.estimate_facts(state)
+    stamp = (*system.history_stamp(state), (facts.latest or {}).get("estimated_at"))
+    svg = state.cache.get("web.chart.estimate", stamp, lambda: estimates.estimate_svg(
+        facts.book_history, facts.broken_versions))
     response = Response(svg, mimetype="image/svg+xml")
     response.set_etag(hashlib.sha256(repr(stamp).encode()).hexdigest()[:32])
     response.headers["Cache-Control"] = "private, no-cache"
