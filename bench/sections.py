@@ -15,7 +15,8 @@ HEADER = """# Benchmark results
 Written by `make bench` (`.venv/bin/python -m bench.run`). Each section below is written by the
 benchmark that measures it, with the machine, commit and time of that run; a section can be
 run alone and then replaces only its own block."""
-ORDER = ("performance", "quality", "smallsamples", "pages")  # where each section goes in the file
+# Where each section goes in the file.
+ORDER = ("performance", "quality", "smallsamples", "estimate", "pages")
 
 
 def _blocks(text: str) -> dict[str, str]:
