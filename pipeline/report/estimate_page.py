@@ -73,10 +73,12 @@ def page_estimate(f: ReportFacts, page: Page) -> None:
     if not checks:
         page.text("None yet: the first labelled batch after an estimate checks it.")
         return
+    alpha = checks[0].get("alpha", 0.02)
     page.text("A labelled batch's realised F1 against the distribution the estimate gives the "
-              "same rows (a two-sided test at 5%: a batch on which the estimate holds is "
-              "flagged at most 5% of the time).")
-    page.table(["Time", "Version", "Rows", "Realised F1", "Allowed (95%)", "p", "Verdict"], [
+              f"same rows (a two-sided test at {alpha:.0%}: a batch on which the estimate holds "
+              f"is flagged about {alpha:.0%} of the time).")
+    page.table(["Time", "Version", "Rows", "Realised F1", f"Allowed ({1 - alpha:.0%})", "p",
+                "Verdict"], [
         [when(c["time"]), f"v{c.get('model_version')}", number(c.get("rows")),
          _score(c.get("realised_f1")), f"{_score(c.get('low'))}–{_score(c.get('high'))}",
          f"{c.get('p_value', 0):.2g}", "holds" if c.get("holds") else "no longer holds"]
