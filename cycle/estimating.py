@@ -67,6 +67,8 @@ def scored_rows(model, selection: dict, frame: pd.DataFrame
     (``selection``: Selection.as_dict(), as the manifest holds it)."""
     calibration = Calibration.from_dict(selection.get("calibration"))
     uncertainty = selection.get("uncertainty")
+    if frame.empty:  # a book with no client left: nothing to ask the model (it refuses 0 rows)
+        return np.zeros(0, bool), np.zeros(0), np.zeros(0), 0.0
     predicted, raw = predict_with_probability(model, frame[list(FEATURES)])
     flagged = np.asarray(predicted) == 1
     picks = np.arange(len(frame))

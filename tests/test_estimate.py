@@ -108,3 +108,8 @@ def test_an_estimate_wholly_below_the_deployed_score_is_a_finding(f1, high, depl
     assert estimate_finding(f1, high, deployed, 0.02) is finding
     assert retrain_on_estimate(finding, Policy()) is False  # never on its own
     assert retrain_on_estimate(finding, Policy(estimate_retrains=True)) is finding
+
+
+def test_an_empty_book_is_estimated_as_nothing_to_score():
+    found = estimate_scores(np.zeros(0, bool), np.zeros(0), np.zeros(0))
+    assert (found.rows, found.f1, found.f1_low, found.f1_high, found.roc_auc) == (0, 0, 0, 0, None)

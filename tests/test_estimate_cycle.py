@@ -136,3 +136,12 @@ def test_an_estimate_wholly_below_the_deployed_score_is_a_finding(own_story, ret
     version = current_deployment(settings.deployment_folder).version
     assert (version == 3) is retrains, summary
     assert ("estimate below the deployed score" in summary) is retrains
+
+
+def test_a_book_with_nobody_left_is_estimated_without_asking_the_model(story):
+    from cycle.estimating import estimate_rows
+
+    deployed = current_deployment(story.deployment_folder)
+    empty = pd.DataFrame({c: pd.Series([], dtype="int64") for c in FEATURE_COLUMNS[1:]})
+    entry = estimate_rows(deployed.load_model(), deployed, empty, "current book")
+    assert (entry["rows"], entry["finding"], entry["roc_auc"]) == (0, False, None)
