@@ -28,6 +28,7 @@ from pipeline.ingest.inputs import (
     skipped_entries,
 )
 from pipeline.ingest.merge import IngestResult, merge_with_hashes, summarize, write_outputs
+from pipeline.ingest.unlabelled import batch_frames, write_batches
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def record_history(history: History, run_id: int, result: IngestResult,
          "mtime": r.mtime, "sha256": r.sha256, "rows_read": r.rows_read,
          "rows_accepted": r.rows_accepted, "rows_rejected": len(r.rejects),
          "duplicates_dropped": r.duplicates_dropped, "seconds": round(r.seconds, 6),
-         "status": "ingested" if r.usable else "rejected", "reason": r.reason or r.note}
+         "status": ("ingested" if r.labelled else "unlabelled") if r.usable else "rejected",
+         "reason": r.reason or r.note}
         for r in result.files
     ] + [
         {"run_id": run_id, "name": e.name, "path": printable(str(e.path)), "size": e.size,
@@ -89,6 +91,7 @@ def run_ingestion(settings: Settings) -> IngestResult:
                     if not offsets.done():
                         offsets.set_result(None)  # no data written: no index
                 segments = index.result()
+            write_batches(settings.output_folder, batch_frames(result.files))
             incremental.remember(settings, result, segments)
         skipped = skipped_entries(settings.input_folder)
         for entry in skipped:

@@ -22,6 +22,7 @@ from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import CONFUSION_MATRIX, FINAL_DATA, REPORT, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES, ID
+from pipeline.data.book import book_of
 from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model as evaluate_model
@@ -76,13 +77,14 @@ def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
     """The current clients ranked by the deployed model: once per model and data."""
     sha = deployed.manifest.get("model_sha256") or str(id(model))
     if sha not in data.scored:
-        data.scored[sha] = rank_latest(model, data.latest)
+        data.scored[sha] = rank_latest(model, book_of(data))
     return data.scored[sha]
 
 
 def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
-    """Every current client of finaldata.csv (its last record) with the deployed model's
-    probability, ranked (rank 1 = highest risk); and the model version."""
+    """Every current client (pipeline.data.book: its latest record, of finaldata.csv or of an
+    unlabelled batch) with the deployed model's probability, ranked (rank 1 = highest risk);
+    and the model version."""
     model, deployed = load_deployed_model(settings.deployment_folder)
     return _ranked(_final_data(settings), model, deployed), deployed.version
 
@@ -92,7 +94,8 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
 
     Columns: corporation, probability, rank, the three features of the client's latest record,
     then top_factor, top_contribution and contribution_<feature> (pipeline.report.explain). A
-    current client is one whose latest record in finaldata.csv has not exited.
+    current client is one whose latest record has not exited: of finaldata.csv, or of an
+    unlabelled batch that came after it (pipeline.data.book).
     """
     model, deployed = load_deployed_model(settings.deployment_folder)
     ranked = _ranked(_final_data(settings), model, deployed)

@@ -30,6 +30,7 @@ from pipeline.core.schema import FEATURES, TARGET
 from pipeline.data.final import read_final_data
 from pipeline.ingest.merge import parse_ingested_files
 from pipeline.model.selection import Selection, fit_selected, select_model
+from pipeline.model.uncertainty import parameter_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def fit_model(frame: pd.DataFrame, params: Mapping = DEFAULT_MODEL
     seed = params["random_state"] if params["random_state"] is not None else 0
     selection = select_model(frame, params, family=params["family"], folds=params["folds"],
                              cap=params["selection_rows"], seed=seed)
-    return fit_selected(frame, selection, params), selection
+    model = fit_selected(frame, selection, params)
+    selection.uncertainty = parameter_uncertainty(model, frame, seed)
+    return model, selection
 
 
 def train_model(frame: pd.DataFrame | None = None, params: Mapping | None = None) -> Pipeline:
@@ -106,7 +109,8 @@ def _train_and_save(settings: Settings) -> tuple[Pipeline, dict]:
             "config": str(settings.config_path),
             "training_data": str(data_path),
             "training_data_sha256": sha256_file(data_path),
-            "training_files": [{"name": f["name"], "sha256": f.get("sha256")} for f in files],
+            "training_files": [{"name": f["name"], "sha256": f.get("sha256")} for f in files
+                               if f.get("labels") != "none"],  # unlabelled: never trained on
             "rows": len(frame),
             "positive_rate": float(frame[TARGET].mean()),
             "params": dict(settings.model),

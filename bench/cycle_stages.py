@@ -45,12 +45,14 @@ def instrument() -> None:
     """Wrap each stage of cycle.steps (and of its report refresh) in a timer."""
     import diagnostics
     import reporting
-    from cycle import steps
+    from cycle import estimating, steps
 
     for attr, name in [("run_ingestion", "ingest"), ("evaluate_rows", "drift check"),
                        ("_record_data_drift", "drift check"), ("run_training", "train"),
                        ("run_scoring", "score"), ("deploy", "deploy")]:
         setattr(steps, attr, _timed(name, getattr(steps, attr)))
+    for attr in ("run_estimate", "self_check"):  # the estimate and the check of it (issue 20)
+        setattr(estimating, attr, _timed("estimate", getattr(estimating, attr)))
     diagnostics.run_diagnostics = _timed("diagnostics", diagnostics.run_diagnostics)
     for attr in ("plot_confusion_matrix", "build_risk_list", "build_report"):
         setattr(reporting, attr, _timed("report", getattr(reporting, attr)))

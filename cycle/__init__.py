@@ -4,6 +4,8 @@
 - ``run``: what is new by checksum, then the right steps; still light until there is work.
 - ``steps``: the driver: runs the stage scripts, gathers evidence, asks
   pipeline.monitor.verdict, records and logs the decision, refreshes the reports.
+- ``estimating``: the estimate of the deployed model before the labels come, its self-check
+  when they do, and the one place its findings are raised (``raise_finding``).
 
 May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, bench/)
 import it.

@@ -15,12 +15,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 import diagnostics
 import reporting
+from cycle import estimating
 from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
 from pipeline.core import recorded
 from pipeline.core.config import Settings, api_token
-from pipeline.core.deployed import Deployed
+from pipeline.core.deployed import Deployed, current_deployment
 from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
 from pipeline.core.history import History, utc_now
@@ -94,7 +95,8 @@ def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
     logger.info("decision: deployed version %d (F1 %.4f on the test data)", new.version,
                 scores["f1"])
     problems = refresh_outputs(settings, new, call_api)
-    summary = f"deployed version {new.version} (F1 {scores['f1']:.4f})"
+    summary = f"deployed version {new.version} (F1 {scores['f1']:.4f})" + \
+        estimating.brief(settings, new)
     if problems:
         raise CycleError(f"{summary}, but {'; '.join(problems)}", handled=True)
     return summary
@@ -115,6 +117,7 @@ def _refresh_reports(settings: Settings, deployed: Deployed, problems: list[str]
     rows, statistics and ranking are shared (and freed when this returns)."""
     with shared_final_data():
         _run_steps([
+            ("estimate", lambda: estimating.run_estimate(settings, deployed)),  # for the report
             ("diagnostics", lambda: diagnostics.run_diagnostics(
                 settings, measure_time=settings.measure_execution_time,
                 check_packages=settings.check_outdated_packages)),
@@ -216,7 +219,31 @@ def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed,
     history = History(settings.history_db)
     with history.run("fullprocess", settings.name) as run:
         run.summary = _check(settings, changes, deployed, history, run.id, call_api)
+        run.summary += _estimate_if_kept(settings, deployed, history, run.id, call_api)
     return run.summary
+
+
+def _estimate_if_kept(settings: Settings, deployed: Deployed, history: History, run_id: int,
+                      call_api: bool) -> str:
+    """New data that left the deployed version in place: estimate it, refresh the risk list
+    and the report (new clients, or new labels, change the book), and retrain when an
+    estimate wholly below the deployed score asks for it (estimate_retrains)."""
+    now = current_deployment(settings.deployment_folder)
+    if now.version != deployed.version:
+        return ""
+    try:
+        record = estimating.refresh_book(settings, now)
+    except Exception as exc:  # the data and the deployment stay good; say what is missing
+        logger.exception("the estimate, risk list or report failed for version %d", now.version)
+        raise CycleError(f"version {now.version} stays, but the estimate, risk list or report "
+                         f"failed: {exc}", handled=True) from exc
+    summary = estimating.brief(settings, now)
+    if record["retrain_asked"]:
+        logger.info("decision: an estimate is wholly below the deployed score and "
+                    "estimate_retrains is set: retraining on the labelled data at hand")
+        summary += "; estimate below the deployed score: " + _redeploy(
+            settings, history, run_id, call_api, now)
+    return summary
 
 
 def _check(settings: Settings, changes: Changes, deployed: Deployed, history: History,
@@ -230,6 +257,7 @@ def _check(settings: Settings, changes: Changes, deployed: Deployed, history: Hi
                          f"aside (see {settings.output_folder / REJECTED}); version "
                          f"{deployed.version} stays", handled=True)
     rows = new_rows(result, names)  # every file's frame dropped
+    labelled = {r.name for r in result.files if r.name in names and r.labelled}
     del result
     if rows.empty:
         logger.info("decision: no usable new rows: nothing to check")
@@ -239,6 +267,7 @@ def _check(settings: Settings, changes: Changes, deployed: Deployed, history: Hi
     except ModelIntegrityError as exc:
         logger.error("decision: the deployed model is unusable (%s): re-deploying", exc)
         return "deployed model unusable: " + _redeploy(settings, history, run_id, call_api)
+    estimating.self_check(settings, deployed, model, rows, history, run_id, labelled)
     policy = Policy.of(settings)
     evidence = _evidence(settings, deployed, model, rows, history, run_id, names, policy)
     decision = decide(evidence, policy)

@@ -406,8 +406,11 @@ NEW = ["dune,4,48,9,1", "bolt,3,40,12,1", "echo,7,80,20,0", "dune,4,48,9,1", "fi
 
 
 def outputs(folder) -> dict[str, bytes]:
-    """The outputs a person reads; ingestedfiles.txt without its times."""
+    """The outputs a person reads; ingestedfiles.txt without its times; the rows of unlabelled
+    batches (None when there are none)."""
     found = {name: (folder / name).read_bytes() for name in ("finaldata.csv", "rejected.csv")}
+    unlabelled = folder / "unlabelleddata.csv"
+    found["unlabelleddata.csv"] = unlabelled.read_bytes() if unlabelled.exists() else None
     listing = (folder / "ingestedfiles.txt").read_text(encoding="utf-8")
     found["ingestedfiles.txt"] = re.sub(r"ingested_at=[^\t]*", "", listing).encode()
     return found

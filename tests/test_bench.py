@@ -114,3 +114,43 @@ def test_small_sample_section_judges_its_targets(tmp_path, gaps, constant, met):
             if line.startswith("| chosen model")]
     assert [row.rsplit("|", 2)[1].strip() for row in rows] == met
     assert "| 30 | 10 | 10 |" in (tmp_path / "RESULTS.md").read_text()  # all chose logistic
+
+
+def _estimate_results(coverage: float, concept: float) -> dict:
+    from bench.quality import wilson
+
+    cell = {"trials": 200, "mae": 0.012, "oracle_mae": 0.011, "ratio": 12 / 11, "bias": 0.002,
+            "oracle_bias": 0.0, "coverage": coverage, "coverage_interval": wilson(
+                int(coverage * 200), 200), "oracle_coverage": 0.9,
+            "oracle_coverage_interval": wilson(180, 200), "width": 0.04, "spread": 0.004}
+    conditions = {f"{shift}|{rows}": {**cell, "shift": shift, "rows": rows}
+                  for shift in (0.0, 1.0) for rows in (200, 1_000, 5_000)}
+    check = {"rate": concept, "hits": int(concept * 200), "trials": 200,
+             "interval": wilson(int(concept * 200), 200)}
+    quiet = {"rate": 0.02, "hits": 4, "trials": 200, "interval": wilson(4, 200)}
+    return {"machine": "2 cores", "quick": False, "seconds": 600.0,
+            "quality": {"conditions": conditions, "checks": {"concept": check, "quiet": quiet},
+                        "calibration": {"none": 200}, "seconds": 500.0},
+            "cycle": {"estimate": 0.2, "total": 5.0, "share": 0.04,
+                      "runs": [{"seconds": {"estimate": 0.2, "train": 1.0}}]},
+            "scale": {1_000_000: {"estimate": 0.4, "check": 0.3},
+                      10_000_000: {"estimate": 3.0, "check": 2.5}, "ratio": 7.5,
+                      "rows_ratio": 10.0}}
+
+
+@pytest.mark.parametrize("coverage, concept, failing", [
+    (0.9, 0.99, []),
+    (0.8, 0.99, ["the 90% band covers"] * 6),  # too narrow a band, everywhere
+    (0.9, 0.90, ["concept shift"]),
+])
+def test_estimate_section_judges_every_target_of_the_issue(tmp_path, coverage, concept, failing):
+    from bench.estimate_report import write_estimate
+
+    write_estimate(_estimate_results(coverage, concept), tmp_path / "RESULTS.md")
+    text = (tmp_path / "RESULTS.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "met" in line]
+    assert len(rows) == 18  # MAE and bias x4, coverage x6, the two checks, cost x2
+    missed = [row for row in rows if "**not met**" in row]
+    assert len(missed) == len(failing)
+    assert all(any(words in row for row in missed) for words in failing)
+    assert "| 10,000,000 | 3.00 s | 2.50 s |" in text

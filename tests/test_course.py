@@ -142,7 +142,8 @@ def _drifting_course_user(root: Path, datasets, **extra):
     new data come from the older period: the drift test finds its F1 there has fallen, and a
     model retrained on the old period scores worse on the test data."""
     write_project(root, datasets)
-    newer = pd.concat([pd.read_csv(p) for p in sorted((root / "sourcedata").glob("*.csv"))])
+    # The labelled source files (extract.csv has no labels).
+    newer = pd.concat([pd.read_csv(p) for p in sorted((root / "sourcedata").glob("dataset*.csv"))])
     shutil.rmtree(root / "sourcedata")
     (root / "practicedata").rename(root / "sourcedata")
     write_config(root, "config.json", **CONFIG, **QUIET, drift_test="raw", **extra)
@@ -368,7 +369,7 @@ def test_subfolders_and_other_files_are_warned_of_and_listed(settings, caplog):
         "SELECT name, status, reason FROM ingested_files ORDER BY name")
     assert [(r["name"], r["status"]) for r in listed] == [
         ("2026", "skipped"), ("dataset3.csv", "ingested"), ("dataset4.csv", "ingested"),
-        ("notes.txt", "skipped")]
+        ("extract.csv", "unlabelled"), ("notes.txt", "skipped")]
     final = pd.read_csv(settings.output_folder / "finaldata.csv")
     sources = pd.concat([pd.read_csv(folder / f"dataset{i}.csv") for i in (3, 4)])
     assert len(final) == len(sources.drop_duplicates())  # the subfolder's file was not read

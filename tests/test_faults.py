@@ -45,6 +45,13 @@ def production_deployed(practice_deployed):
     return production_template(practice_deployed)
 
 
+def _failure_lines(stderr: str) -> list[str]:
+    """The lines of stderr but the finding the cycle logs before failing here: the practice
+    version's estimates do not hold on the source data (a warning, cycle.estimating)."""
+    return [line for line in stderr.strip().splitlines()
+            if not re.match(r"\S+ WARNING fullprocess: finding: ", line)]
+
+
 def _copy(template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(template, target, symlinks=True)
@@ -108,7 +115,7 @@ def test_a_full_disk_mid_cycle_fails_clearly_and_leaves_production_untouched(
     with full_tmpfs(project / full):
         proc = cycle(project, "config.json", "--no-api", check=False)
         assert proc.returncode == 1, proc.stdout + proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert len(_failure_lines(proc.stderr)) == 1, proc.stderr
         assert "No space left on device" in proc.stderr
         assert assert_consistent(deployment).version == 1
         assert {p.name: p.read_bytes() for p in (deployment / "current").iterdir()} == before
@@ -125,7 +132,7 @@ def test_an_unwritable_model_folder_fails_clearly_and_leaves_production_untouche
     with immutable(project / "models"):
         proc = cycle(project, "config.json", "--no-api", check=False)
         assert proc.returncode == 1
-        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert len(_failure_lines(proc.stderr)) == 1, proc.stderr
         assert "production unchanged" in proc.stderr and "Operation not permitted" in proc.stderr
         assert assert_consistent(project / "production_deployment").version == 1
     assert "deployed version 2" in cycle(project, "config.json", "--no-api").stdout

@@ -12,6 +12,7 @@ import reporting
 from diagnostics import run_diagnostics
 from ingestion import run_ingestion
 from pipeline.core.deployed import current_deployment, load_deployed_model
+from pipeline.core.names import UNLABELLED_DATA
 from pipeline.core.schema import FEATURES
 from reporting import (
     PAGE_TITLES,
@@ -80,6 +81,8 @@ def test_risk_list_scores_the_last_record_of_a_client(deployed):
         return f"{name}," + ",".join(str(record[c]) for c in FEATURES) + f",{exited}\n"
 
     # "dupe" was risky in its first record and safe in its last; "null" is a name, not a gap.
+    # The whole story is this finaldata.csv: no unlabelled batch beside it.
+    (deployed.output_folder / UNLABELLED_DATA).unlink(missing_ok=True)
     (deployed.output_folder / "finaldata.csv").write_text(
         "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
         + row("dupe", risky) + row("null", test.iloc[0]) + row("midd", test.iloc[1])
@@ -93,6 +96,7 @@ def test_risk_list_scores_the_last_record_of_a_client(deployed):
 
 def test_clients_who_have_left_are_not_on_the_risk_list(deployed):
     features = "5,900,40"
+    (deployed.output_folder / UNLABELLED_DATA).unlink(missing_ok=True)  # this story only
     (deployed.output_folder / "finaldata.csv").write_text(
         "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
         f"gone,{features},0\ngone,{features},1\n"  # left since its first record
@@ -120,7 +124,7 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     data = report.path.read_bytes()
     assert report.path == deployed.model_folder / "report.pdf"
     assert data.startswith(b"%PDF")
-    assert pdf_pages(data) == len(PAGE_TITLES) == 10
+    assert pdf_pages(data) == len(PAGE_TITLES) == 11
     assert b"/Title (Client attrition risk report)" in data
     assert list(report.pages) == list(PAGE_TITLES)
     manifest = current_deployment(deployed.deployment_folder).manifest

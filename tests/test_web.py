@@ -96,7 +96,8 @@ def test_state_page_tells_the_shipped_story(client, story):
     assert figures.startswith("newloss0.96") and "referenceloss0.56" in figures  # first
     assert "p-value" in figures and "statistic" in figures
     for text in ("v1", "v2", "first model: deployed version 1", "dataset3.csv", "dataset4.csv",
-                 "10,500 rows read", "500 exact duplicates dropped", "last month's activity",
+                 "extract.csv", "unlabelled: no exited column",
+                 "16,119 rows read", "500 exact duplicates dropped", "last month's activity",
                  "KS p-value", "Missing values in finaldata.csv"):
         assert text in unescape(html), text
     for link in ("/files/report.pdf", "/files/confusionmatrix.png", "/openapi.json",
@@ -306,10 +307,17 @@ def test_a_clients_page_shows_its_records_versions_and_explanation(client, story
     html = page(client, client_url(name))
     final = pd.read_csv(story.output_folder / "finaldata.csv", dtype={"corporation": str},
                         keep_default_na=False)
-    records = final[final["corporation"] == name]
+    # Every current client of the story is in the unlabelled extract, after its labelled row.
+    extract = pd.read_csv(story.input_folder / "extract.csv", dtype={"corporation": str},
+                          keep_default_na=False)
+    records = pd.concat([final[final["corporation"] == name].astype(str),
+                         extract[extract["corporation"] == name].astype(str).assign(
+                             exited="not known yet")])
     shown = table_rows(html, "records-table")
-    assert [r[:5] for r in shown] == records.astype(str).to_numpy().tolist()
-    latest = records[list(FEATURES)].iloc[[-1]]
+    assert len(records) == 2
+    assert [r[:5] for r in shown] == records.to_numpy().tolist()
+    assert shown[1][5] == "extract.csv"
+    latest = extract.loc[extract["corporation"] == name, list(FEATURES)]
     for number, folder in version_dirs(story.deployment_folder).items():
         probability = read_version(folder).load_model().predict_proba(latest)[0, 1]
         assert re.search(rf"v{number}\b.*?{probability:.3f}", html, re.S), number

@@ -49,6 +49,37 @@ _SELECTION = {
     },
 }
 
+# One estimate (pipeline.monitor.estimate, cycle/estimating.py): on the current book or a batch.
+_ESTIMATE = {
+    "type": "object",
+    "required": ["name", "model_version", "rows", "f1", "f1_low", "f1_high", "precision",
+                 "recall", "roc_auc", "based_on"],
+    "properties": {
+        "name": {"type": "string", "description": "'current book', or the batch's file name"},
+        "model_version": {"type": "integer"},
+        "rows": {"type": "integer"},
+        "f1": _FRACTION, "f1_low": _FRACTION, "f1_high": _FRACTION,
+        "level": _FRACTION,
+        "precision": _FRACTION, "recall": _FRACTION, "roc_auc": _NULLABLE_FRACTION,
+        "flagged": {"type": "integer"}, "expected_exits": {"type": "number"},
+        "spread": {"type": "number"}, "deployed_f1": {"type": "number"},
+        "finding": {"type": "boolean", "description": "estimated F1 and its whole band below "
+                                                      "the deployed score (by the tolerance)"},
+        "holds": {"type": "boolean", "description": "false when the latest self-check of "
+                                                    "this version found its estimates broken"},
+        "based_on": {"type": "string"}},
+}
+_SELF_CHECK = {
+    "type": "object",
+    "required": ["rows", "realised_f1", "expected_f1", "low", "high", "p_value", "holds"],
+    "properties": {
+        "rows": {"type": "integer"}, "realised_f1": _FRACTION, "expected_f1": _FRACTION,
+        "low": _FRACTION, "high": _FRACTION, "p_value": _FRACTION, "alpha": _FRACTION,
+        "holds": {"type": "boolean"}, "model_version": {"type": "integer"},
+        "files": {"type": "array", "items": {"type": "string"}},
+        "checked_at": {"type": "string"}},
+}
+
 
 # /health: the model's part, and the cycle's verdict (pipeline.watch.health.as_json).
 _TIME = {"type": ["string", "null"]}
@@ -242,6 +273,29 @@ def openapi_document() -> dict:
                                     "description": f"what {name} adds to the logit"}
                                    for name in FEATURES}}}}}}),
                 "400": _error("top is not a whole number from 1 to 10000"),
+                **_COMMON_ERRORS}}},
+        "/estimate": {"get": {
+            "summary": "The deployed model's scores estimated before the labels come",
+            "description": "Confidence-based estimates from the model's calibrated "
+                           "probabilities, on the current book (every current client, from "
+                           "its latest record) and on each unlabelled batch, with the 90% "
+                           "band of the F1 the labels will show if the probabilities hold; "
+                           "and the latest self-check, which sets a labelled batch's "
+                           "realised F1 against the estimate for its rows. The estimate "
+                           "cannot see concept drift (cannot_see); the self-check can.",
+            "responses": {
+                "200": _ok("the latest estimate", {
+                    "type": "object",
+                    "required": ["model_version", "estimated_at", "current_book", "batches"],
+                    "properties": {
+                        "model_version": {"type": "integer"},
+                        "estimated_at": {"type": "string"},
+                        "deployed_f1": {"type": "number"},
+                        "current_book": _ESTIMATE,
+                        "batches": {"type": "array", "items": _ESTIMATE},
+                        "self_check": {"oneOf": [_SELF_CHECK, {"type": "null"}]},
+                        "cannot_see": {"type": "string"},
+                        "retrain_asked": {"type": "boolean"}}}),
                 **_COMMON_ERRORS}}},
         "/health": {"get": {
             "summary": "Whether a valid model is deployed and the cycle healthy (its last "

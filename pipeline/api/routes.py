@@ -21,7 +21,7 @@ from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
 from pipeline.api.watching import health_answer
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import FINAL_DATA, RISK_SCORES
+from pipeline.core.names import ESTIMATE_FILE, FINAL_DATA, RISK_SCORES
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
@@ -242,6 +242,21 @@ def risk():
     except FileNotFoundError:
         abort(503, description="no risk list yet: run reporting.py")
     return jsonify(clients=frame.to_dict(orient="records"), count=len(frame))
+
+
+@api.get("/estimate")
+def estimate():
+    """The deployed model's F1, precision, recall and ROC AUC estimated before the labels come,
+    with a 90% band, on the current book and each unlabelled batch; and the latest check of
+    such an estimate against labels (estimate.json, written by the cycle)."""
+    state = api_state()
+    path = state.settings.model_folder / ESTIMATE_FILE
+    stamp = state.cache.stamp(path)
+    if stamp[0][1] is None:
+        abort(503, description="no estimate yet: the cycle writes it after each deployment "
+                               "and each batch of new data")
+    body = state.cache.get("estimate", stamp, path.read_bytes)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @api.get("/health")

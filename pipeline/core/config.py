@@ -208,6 +208,8 @@ OPTIONS: dict[str, Option] = {
     "data_drift_decides": Option(False, _flag, "let KS/PSI alerts trigger re-deployment"),
     "deploy_if_worse": Option(False, _flag, "deploy a retrained model that scores below the "
                                             "deployed one on the test data"),
+    "estimate_retrains": Option(False, _flag, "let an estimated F1 wholly below the deployed "
+                                              "score ask for a retrain on the labelled data"),
     "api_url": Option("http://127.0.0.1:8000", _url, "the API apicalls.py and the cycle call"),
     "api_token_file": Option(None, _optional(_text), "file whose first line is the API token"),
     "allow_short_token": Option(False, _flag, "accept a token shorter than 16 characters "
@@ -267,6 +269,7 @@ class Settings:
     min_drift_rows: int = 20
     data_drift_decides: bool = False
     deploy_if_worse: bool = False
+    estimate_retrains: bool = False
     api_url: str = "http://127.0.0.1:8000"
     api_token_file: Path | None = None
     allow_short_token: bool = False

@@ -8,6 +8,7 @@ these names too. Paths are built by the callers from the configured folders.
 FINAL_DATA = "finaldata.csv"  # the merged, validated, de-duplicated records
 REJECTED = "rejected.csv"  # every row or file set aside, with its reason
 INGESTED_FILES = "ingestedfiles.txt"  # one ingested file per line: counts and SHA-256
+UNLABELLED_DATA = "unlabelleddata.csv"  # the rows of unlabelled batches (none: no file)
 INGEST_STATE = "finaldata.state.json"  # what the next ingestion needs to append
 ROW_INDEX = "finaldata.rowindex"  # 128-bit hashes of finaldata.csv's rows, in sorted runs
 SEEN_FILES = "seenfiles.json"  # the input files the last finished cycle handled
@@ -30,6 +31,7 @@ RISK_SCORES = "riskscores.csv"
 REPORT = "report.pdf"
 RETURNS_FILE = "apireturns.txt"
 OUTPUTS_FILE = "outputs.json"  # the deployed model the reports describe
+ESTIMATE_FILE = "estimate.json"  # the deployed model's estimated scores before the labels come
 
 # In the deployment folder -------------------------------------------------------------------
 VERSIONS = "versions"

@@ -10,11 +10,14 @@ to a twelfth of last year's. Attrition depends on these through a logistic mecha
   accounts: clients whose activity falls leave far more often, and size no longer protects, it
   exposes. The change spread through the period: sourcedata is the latest extract of every client
   (change complete), testdata a labelled hold-out collected across the period (mostly changed).
+- The unlabelled extract (sourcedata/extract.csv) is the latest month of every client still
+  with the company after the newer period, outcomes not known yet: the book the system ranks
+  and whose performance it estimates before the labels come.
 
 So a model trained on the practice data does worse on the new data than its recorded test score
 (drift), and a model retrained on the new data does better on the test data.
 
-Run ``python -m pipeline.data.datagen`` (``make data``) to rewrite the five shipped files, byte for
+Run ``python -m pipeline.data.datagen`` (``make data``) to rewrite the shipped files, byte for
 byte.
 """
 
@@ -31,8 +34,11 @@ from pipeline.core.config import PROJECT_ROOT
 from pipeline.core.files import atomic_write_bytes
 from pipeline.core.schema import COLUMNS
 
+UNLABELLED_EXTRACT = "sourcedata/extract.csv"  # named to come after dataset3 and dataset4
 SEED = 20261122
 CLIENTS = 10_000
+SIZE_SHIFT = np.log(2)  # covariate shift 1: twice the employees (log of the median)
+TREND_SHIFT = 0.3  # and last month's activity a further 26% below a twelfth of last year's
 
 
 def corporation_names(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -43,10 +49,12 @@ def corporation_names(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.array(["".join(row) for row in letters[digits]])
 
 
-def client_profiles(rng: np.random.Generator, names: np.ndarray) -> pd.DataFrame:
-    """The lasting traits of each client: size and engagement."""
+def client_profiles(rng: np.random.Generator, names: np.ndarray, shift: float = 0.0
+                    ) -> pd.DataFrame:
+    """The lasting traits of each client: size and engagement (``shift``: see observe)."""
     count = len(names)
-    employees = np.maximum(1, np.round(rng.lognormal(np.log(35), 1.1, count))).astype(int)
+    employees = np.maximum(1, np.round(rng.lognormal(np.log(35) + SIZE_SHIFT * shift, 1.1,
+                                                     count))).astype(int)
     engagement = rng.lognormal(np.log(20), 0.7, count)
     return pd.DataFrame({"corporation": names, "employees": employees, "engagement": engagement})
 
@@ -73,16 +81,19 @@ def true_probability(frame: pd.DataFrame, change: np.ndarray | float) -> np.ndar
     return 1.0 / (1.0 + np.exp(-logit))
 
 
-def observe(rng: np.random.Generator, profiles: pd.DataFrame, change: np.ndarray | float
-            ) -> pd.DataFrame:
+def observe(rng: np.random.Generator, profiles: pd.DataFrame, change: np.ndarray | float,
+            shift: float = 0.0) -> pd.DataFrame:
     """One record per client: activity drawn for this period, attrition drawn from the mechanism.
 
     ``change`` is how far the market change has gone for each record: 0 (old) to 1 (new).
+    ``shift`` moves the features and not the mechanism (covariate shift, for benchmarks): at 1
+    the clients are twice as large (the median) and their activity falls a quarter further.
+    At 0 the draws are those of the shipped data.
     """
     count = len(profiles)
     employees = profiles["employees"].to_numpy()
     lastyear = rng.poisson(profiles["engagement"].to_numpy() * employees**0.6)
-    trend = rng.lognormal(-0.1, 0.55, count)
+    trend = rng.lognormal(-0.1 - TREND_SHIFT * shift, 0.55, count)
     lastmonth = rng.poisson(lastyear / 12.0 * trend)
     logit = true_logit(lastmonth, lastyear, employees, change)
     exited = (rng.random(count) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
@@ -96,7 +107,8 @@ def observe(rng: np.random.Generator, profiles: pd.DataFrame, change: np.ndarray
 
 
 def generate(seed: int = SEED, clients: int = CLIENTS) -> dict[str, pd.DataFrame]:
-    """The five shipped datasets, keyed by their path relative to the project."""
+    """The shipped datasets, keyed by their path relative to the project: the five labelled
+    files and the unlabelled extract of the current book."""
     rng = np.random.default_rng(seed)
     profiles = client_profiles(rng, corporation_names(rng, clients))
 
@@ -120,21 +132,31 @@ def generate(seed: int = SEED, clients: int = CLIENTS) -> dict[str, pd.DataFrame
     test_clients = profiles.sample(n=clients // 5, random_state=rng.integers(2**31))
     testdata = observe(rng, test_clients, rng.uniform(0.5, 1.0, len(test_clients)))
 
+    # The latest month of every client still with the company, before anyone knows who will
+    # leave: an unlabelled extract (drawn last, so the five files above keep their bytes). Its
+    # outcomes are drawn and dropped: the generator knows them (bench), the system does not.
+    current = profiles.loc[source.set_index("corporation").loc[profiles["corporation"],
+                                                               "exited"].to_numpy() == 0]
+    extract = observe(rng, current, 1.0).drop(columns=["exited"])
+
     return {
         "practicedata/dataset1.csv": dataset1,
         "practicedata/dataset2.csv": dataset2,
         "sourcedata/dataset3.csv": dataset3,
         "sourcedata/dataset4.csv": dataset4,
         "testdata/testdata.csv": testdata,
+        UNLABELLED_EXTRACT: extract,
     }
 
 
-def bulk_records(rows: int, seed: int = 0, change: float = 1.0) -> pd.DataFrame:
-    """Any number of records of the new period, for benchmarks (names repeat past 456,976)."""
+def bulk_records(rows: int, seed: int = 0, change: float = 1.0, shift: float = 0.0
+                 ) -> pd.DataFrame:
+    """Any number of records of the new period (or of ``change``), for benchmarks (names repeat
+    past 456,976); ``shift`` moves the features, not the mechanism (observe)."""
     rng = np.random.default_rng(seed)
     names = corporation_names(rng, min(rows, 26**4))
-    profiles = client_profiles(rng, np.resize(names, rows))
-    return observe(rng, profiles, change)
+    profiles = client_profiles(rng, np.resize(names, rows), shift)
+    return observe(rng, profiles, change, shift)
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -116,12 +116,13 @@ class FinalData:
     """finaldata.csv read once, and what is derived from it computed once (on first use).
 
     ``scored`` keeps results that depend on a model as well, by the model's checksum (the risk
-    list's ranking).
+    list's ranking); ``derived``, what other modules derive from it (pipeline.data.book).
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.scored: dict[str, pd.DataFrame] = {}
+        self.derived: dict[str, pd.DataFrame] = {}
 
     @classmethod
     def of(cls, path: Path) -> FinalData:

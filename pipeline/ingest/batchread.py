@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pipeline.core.schema import COLUMNS, ID
 from pipeline.ingest import fastcsv, rowhash
 from pipeline.ingest.inputs import InputFile
+from pipeline.ingest.labels import parse_batch
 from pipeline.ingest.records import (
     FileResult,
     UnusableFile,
@@ -36,13 +37,14 @@ from pipeline.ingest.records import (
 
 def read_entries(entries: list[InputFile]) -> list[FileResult]:
     """Read, validate and hash the files of ``entries``, in their order: the plain ones in bulk
-    (read_plain_files), every other file on its own. Each usable result has its row hashes.
+    (read_plain_files), every other file on its own (an unlabelled batch among them:
+    pipeline.ingest.labels). Each usable labelled result has its row hashes.
 
     pyarrow, numpy and hashlib release the GIL: two threads work at once on two cores.
     """
     def parse(item: tuple[FileResult, bytes]) -> FileResult:
-        result = parse_loaded_file(*item)
-        if result.frame is not None:  # hashed here, in parallel, for the merge
+        result = parse_loaded_file(*item, parse=parse_batch)  # unlabelled batches welcome
+        if result.frame is not None and result.labelled:  # hashed here, in parallel, for the merge
             result.hashes = rowhash.row_hashes(result.frame)
         return result
 

@@ -19,9 +19,11 @@ it then reads the new files, drops the rows seen before and appends the rest. A 
 before when it equals, value by value, an earlier row of the new files, or the row of
 finaldata.csv at the offset the index gives for its hashes: a hash only proposes, the values
 decide, so an append writes exactly what a rebuild writes whatever the input (even rows crafted
-to collide). Anything else (a changed or vanished file, a crash that left sizes unrecorded)
-answers None, and the caller rebuilds from every file, in the recorded order. The state is
-written last, so a run killed midway is rebuilt next time.
+to collide). The rows of new unlabelled batches are appended to unlabelleddata.csv the same
+way (pipeline.ingest.unlabelled), its size recorded beside finaldata.csv's. Anything else (a
+changed or vanished file, a crash that left sizes unrecorded) answers None, and the caller
+rebuilds from every file, in the recorded order. The state is written last, so a run killed
+midway is rebuilt next time.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pipeline.core.config import Settings
 from pipeline.core.files import atomic_open, atomic_write_text
 from pipeline.core.names import FINAL_DATA, INGEST_STATE, INGESTED_FILES, REJECTED, ROW_INDEX
 from pipeline.core.schema import COLUMNS, FEATURES, ID
-from pipeline.ingest import batchread, fastcsv, rowhash, rowindex
+from pipeline.ingest import batchread, fastcsv, rowhash, rowindex, unlabelled
 from pipeline.ingest.inputs import compare_folder, scan_input_folder
 from pipeline.ingest.merge import (
     REJECTED_FORMAT,
@@ -135,6 +137,7 @@ def remember(settings: Settings, result, segments: list[int] | None) -> None:
         "index_version": rowindex.VERSION,
         "rejected_format": REJECTED_FORMAT,
         "segments": segments,
+        "unlabelled_size": unlabelled.recorded_size(out),
     })
 
 
@@ -162,6 +165,8 @@ def _load(settings: Settings) -> dict | None:
         if os.stat(out / FINAL_DATA).st_size != state["finaldata_size"]:
             return None
         if os.stat(out / ROW_INDEX).st_size != rowindex.segment_bytes(state["segments"]):
+            return None
+        if unlabelled.recorded_size(out) != state.get("unlabelled_size", 0):
             return None
         for name in (REJECTED, INGESTED_FILES):
             os.stat(out / name)
@@ -267,6 +272,8 @@ def ingest_new_files(settings: Settings):
         del found
 
     size, starts = _append_rows(out / FINAL_DATA, state["finaldata_size"], keep)
+    batches_size = unlabelled.append_batches(out, state.get("unlabelled_size", 0),
+                                             unlabelled.batch_frames(results, state["rows"]))
     segments = rowindex.append_segment(out / ROW_INDEX, state["segments"], h1, h2, starts,
                                        order=order)
     new_rejects = [row for r in results for row in r.rejects]
@@ -276,7 +283,8 @@ def ingest_new_files(settings: Settings):
     with atomic_open(out / INGESTED_FILES, "wb") as handle:
         handle.write((out / INGESTED_FILES).read_bytes() + lines.encode("utf-8"))
     state["files"].update({r.path.name: _file_record(r) for r in results})  # after the others
-    state.update(finaldata_size=size, rows=state["rows"] + len(keep), segments=segments)
+    state.update(finaldata_size=size, rows=state["rows"] + len(keep), segments=segments,
+                 unlabelled_size=batches_size)
     _save(settings, state)
     for r in results:
         logger.info("file %s appended: %d rows read, %d accepted, %d rejected, %d duplicates%s",

@@ -76,7 +76,7 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     Files read together (pipeline.ingest.batchread) are consecutive slices of one frame: runs of
     them are taken as one slice, not copied file by file.
     """
-    used = [(i, r) for i, r in enumerate(files) if r.frame is not None]
+    used = [(i, r) for i, r in enumerate(files) if r.frame is not None and r.labelled]
     if not used:
         return None
     pieces: list[list] = []  # [frame, begin, end] or [frame, None, None]
@@ -99,7 +99,7 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
 def file_hashes(files: list[FileResult]) -> tuple[np.ndarray, np.ndarray] | None:
     """The row hashes of the files' accepted rows in order (as _accepted_rows joins them), or
     None when a file was read without them."""
-    known = [r.hashes for r in files if r.frame is not None]
+    known = [r.hashes for r in files if r.frame is not None and r.labelled]
     if any(h is None for h in known):
         return None
     return np.concatenate([h[0] for h in known]), np.concatenate([h[1] for h in known])
@@ -164,6 +164,8 @@ def ingested_line(result: FileResult) -> str:
         f"size={result.size}",
         f"sha256={result.sha256}",
     ]
+    if not result.labelled:  # a batch whose outcomes are not known yet: never trained on
+        fields.append("labels=none")
     return "\t".join(fields)
 
 
@@ -217,8 +219,9 @@ def write_outputs(result: IngestResult, output_folder: Path,
 
 
 def summarize(result: IngestResult) -> dict:
-    """Counts of a run, for the log and the history."""
-    return {
+    """Counts of a run, for the log and the history (the unlabelled batches' only when there
+    are some: rows_kept counts finaldata.csv's rows, theirs are apart)."""
+    counts = {
         "files": sum(r.usable for r in result.files),
         "files_rejected": sum(not r.usable for r in result.files),
         "rows_read": sum(r.rows_read for r in result.files),
@@ -226,3 +229,8 @@ def summarize(result: IngestResult) -> dict:
         "duplicates_dropped": sum(r.duplicates_dropped for r in result.files),
         "rows_kept": result.rows_kept,
     }
+    unlabelled = [r for r in result.files if r.usable and not r.labelled]
+    if unlabelled:
+        counts.update(unlabelled_files=len(unlabelled),
+                      unlabelled_rows=sum(r.rows_accepted for r in unlabelled))
+    return counts

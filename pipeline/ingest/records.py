@@ -55,6 +55,9 @@ class FileResult:
     block: tuple | None = field(default=None, repr=False)  # (frame, begin, end) it slices
     seconds: float = 0.0
     ingested_at: str = ""
+    # False for an unlabelled batch (no exited column, or exited empty on every row): its rows
+    # hold schema.UNLABELLED and never reach finaldata.csv (pipeline.ingest.unlabelled).
+    labelled: bool = True
 
     @property
     def usable(self) -> bool:
@@ -110,6 +113,10 @@ class UnusableFile(ValueError):
     """A file that cannot be read as a table of client records at all."""
 
 
+class MissingTarget(UnusableFile):
+    """A header with every column but exited: an unlabelled batch, where one is welcome."""
+
+
 def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
                 ) -> tuple[list[int], int, str | None]:
     """(position of each of ``columns``, row width, note) of a header row; or UnusableFile."""
@@ -122,7 +129,8 @@ def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
     missing = [col for col in columns if col not in names]
     if missing:
         found = ", ".join(printable(n) for n in names[:10])
-        raise UnusableFile(f"missing columns {', '.join(missing)} (found: {found})")
+        kind = MissingTarget if missing == [TARGET] else UnusableFile
+        raise kind(f"missing columns {', '.join(missing)} (found: {found})")
     doubled = [col for col in columns if names.count(col) > 1]
     if doubled:
         raise UnusableFile(f"repeated columns {', '.join(doubled)}")
@@ -268,24 +276,38 @@ def load_input_file(path: Path) -> tuple[FileResult, bytes | None]:
     return result, data
 
 
-def parse_loaded_file(result: FileResult, data: bytes, columns: tuple[str, ...] = COLUMNS
-                      ) -> FileResult:
-    """Parse and validate the bytes of a loaded file into ``result``; never raises for content."""
+def parse_bytes(result: FileResult, data: bytes, columns: tuple[str, ...] = COLUMNS
+                ) -> tuple[pd.DataFrame, list[dict], int, str | None] | None:
+    """parse_csv_text's answer for a file's bytes (the fast path first); None when they are
+    not text, the reason then set in ``result``. Raises UnusableFile."""
+    parsed = parse_plain_bytes(data, result.name, columns)
+    if parsed is None:
+        text, reason = _decode(data)
+        if reason:
+            refuse_file(result.path, reason, result)
+            return None
+        parsed = parse_csv_text(text, result.name, columns)
+    return parsed
+
+
+def parse_loaded_file(result: FileResult, data: bytes, columns: tuple[str, ...] = COLUMNS,
+                      parse=parse_bytes) -> FileResult:
+    """Parse and validate the bytes of a loaded file into ``result``; never raises for content.
+
+    ``parse`` is parse_bytes, or one that calls it (ingestion's reads unlabelled batches too:
+    pipeline.ingest.labels.parse_batch).
+    """
     started = time.perf_counter()
     reason = binary_reason(data)
     if reason:
         return refuse_file(result.path, reason, result)
     try:
-        parsed = parse_plain_bytes(data, result.name, columns)
-        if parsed is None:
-            text, reason = _decode(data)
-            if reason:
-                return refuse_file(result.path, reason, result)
-            parsed = parse_csv_text(text, result.name, columns)
-        frame, rejects, read, note = parsed
+        parsed = parse(result, data, columns)
     except UnusableFile as exc:
         return refuse_file(result.path, str(exc), result)
-    result.frame, result.rejects, result.rows_read, result.note = frame, rejects, read, note
+    if parsed is None:
+        return result
+    result.frame, result.rejects, result.rows_read, result.note = parsed
     result.seconds += time.perf_counter() - started
     return result
 

@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pipeline.core.schema import FEATURES, TARGET
+from pipeline.model.calibration import Calibration, fit_calibration
 from pipeline.model.candidates import CANDIDATES, build_candidate, with_threshold
 from pipeline.model.choice import CONSTANT, FALLBACK, Choice, Scored, choose_model
 from pipeline.model.threshold import tune_threshold, untuned_threshold
@@ -50,6 +51,12 @@ class Selection:
     note: str = ""  # which fallback gave the threshold, when it could not be tuned
     rule: str = ""  # why the chosen candidate was chosen (pipeline.model.choice)
     not_ranking: list[str] = field(default_factory=list)  # constant, or no better than chance
+    # The map from the chosen candidate's probability to a calibrated one, judged on its
+    # out-of-fold probabilities (pipeline.model.calibration): what the estimate reads.
+    calibration: dict = field(default_factory=dict)
+    # The final fit's coefficient covariance, for the estimate's band (set by training.fit_model
+    # after the fit: pipeline.model.uncertainty).
+    uncertainty: dict = field(default_factory=dict)
     # The chosen candidate fitted on the compared rows: where the final fit starts from.
     fitted: object = field(default=None, repr=False, compare=False)
 
@@ -149,10 +156,14 @@ def select_model(frame: pd.DataFrame, params: Mapping, *, family: str = "auto",
     for row in table:
         row.update(_ranking(scored[row["model"]], choice))
     table.sort(key=lambda row: (row["log_loss"], row["model"]))
+    calibration = Calibration(note="the chosen model's probabilities do not vary out of fold: "
+                                   "its own probabilities") if chosen.constant else \
+        fit_calibration(probabilities[choice.chosen], y.to_numpy(), seed=seed)
     return Selection(chosen=choice.chosen, table=table, threshold=threshold.value,
                      threshold_f1=threshold.f1, rows=len(sample), folds=k,
                      reference=loss_summary(chosen.losses), note=threshold.note,
-                     rule=choice.rule, not_ranking=choice.not_ranking, fitted=threshold.fitted)
+                     rule=choice.rule, not_ranking=choice.not_ranking,
+                     calibration=calibration.as_dict(), fitted=threshold.fitted)
 
 
 def _taken(family: str) -> str:

@@ -25,13 +25,14 @@ class Policy:
     deploy_if_worse: bool = False
     drift_alpha: float = 0.01
     drift_tolerance: float = 0.02
+    estimate_retrains: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
         """The policy of a configuration."""
         return cls(settings.drift_test, settings.min_history, settings.min_drift_rows,
                    settings.data_drift_decides, settings.deploy_if_worse, settings.drift_alpha,
-                   settings.drift_tolerance)
+                   settings.drift_tolerance, settings.estimate_retrains)
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,19 @@ def deploy_retrained(new_score: float, deployed_score_now: float | None, policy:
     """Deploy a retrained model unless it scores below the deployed one on the same test data
     (``deploy_if_worse`` overrides; with nothing deployed, always)."""
     return deployed_score_now is None or policy.deploy_if_worse or new_score >= deployed_score_now
+
+
+def estimate_finding(f1: float, f1_high: float, deployed_score: float | None,
+                     tolerance: float) -> bool:
+    """An estimated F1 that says the deployed model has got worse: below its score at
+    deployment by more than ``drift_tolerance`` (a share of that score, as the loss test's
+    tolerance is of its reference), with the whole band below that score too. Never a
+    retrain by itself: there is nothing new to train on until labels come (estimate_retrains)."""
+    if deployed_score is None:
+        return False
+    return f1 < deployed_score * (1 - tolerance) and f1_high < deployed_score
+
+
+def retrain_on_estimate(finding: bool, policy: Policy) -> bool:
+    """Retrain on the labelled data at hand because of an estimate only when the config asks."""
+    return finding and policy.estimate_retrains

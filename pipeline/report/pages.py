@@ -13,6 +13,7 @@ from pipeline.core.names import FINAL_DATA, REJECTED, RISK_SCORES
 from pipeline.core.packages import is_outdated, package_status
 from pipeline.core.schema import ID
 from pipeline.model.evaluate import confusion_counts
+from pipeline.report.estimate_page import page_estimate
 from pipeline.report.facts import ReportFacts
 from pipeline.report.judgement import page_calibration, page_drift, page_selection
 from pipeline.report.pdf import Page, number, time_axis, times, when
@@ -289,6 +290,7 @@ PAGES = (
     ("Calibration on the test data", page_calibration),
     ("Score history", _page_history),
     ("Drift decisions", page_drift),
+    ("Estimated performance before the labels come", page_estimate),
     ("Data: summary statistics and missing values", _page_data),
     ("Operations: timings and dependencies", _page_operations),
     ("Last ingestion", _page_ingestion),

@@ -20,10 +20,11 @@ from pipeline.core.schema import FEATURES, ID, TARGET
 
 def rank_latest(model, latest: pd.DataFrame) -> pd.DataFrame:
     """The clients still with the company, riskiest first, from the latest record of each
-    (pipeline.data.final.latest_records): those whose latest record has not exited, each with
-    ``probability`` and ``rank`` (1 = highest risk)."""
+    (pipeline.data.book.current_book, or pipeline.data.final.latest_records): those whose
+    latest record has not exited (an unlabelled one has not), each with ``probability`` and
+    ``rank`` (1 = highest risk)."""
     # A client whose latest record says it has left is no one to call: it is not ranked.
-    latest = latest.loc[latest[TARGET] == 0].reset_index(drop=True)
+    latest = latest.loc[latest[TARGET] != 1].reset_index(drop=True)
     latest["probability"] = model.predict_proba(latest[list(FEATURES)])[:, 1]
     ranked = latest.sort_values(["probability", ID], ascending=[False, True], kind="mergesort")
     ranked = ranked.reset_index(drop=True)

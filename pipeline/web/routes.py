@@ -38,7 +38,7 @@ from pipeline.api.state import api_state
 from pipeline.core.schema import FEATURES
 from pipeline.core.spreadsheet import format_row
 from pipeline.report.explain import explain_clients
-from pipeline.web import system
+from pipeline.web import estimates, system
 from pipeline.web.charts import score_history_svg
 from pipeline.web.format import FILTERS, no_raw_controls
 from pipeline.web.tables import (
@@ -46,7 +46,7 @@ from pipeline.web.tables import (
     COLUMNS,
     MAX_QUERY,
     PAGE_SIZE,
-    final_index,
+    client_records,
     kept_versions,
     reference_of,
     risk_view,
@@ -224,7 +224,8 @@ def state_page():
         cause_decisions=cause_decisions, decisions=facts.decisions[::-1][:LATEST_DECISIONS],
         rejected=system.rejected_facts(state), diagnostics=system.diagnostics_facts(state),
         files=system.model_folder_files(state), outputs=system.outputs_record(state),
-        settings=state.settings, watch=system.watch_facts(state))
+        settings=state.settings, watch=system.watch_facts(state),
+        estimate=estimates.estimate_facts(state))
 
 
 @web.get("/decisions")
@@ -245,6 +246,21 @@ def score_chart():
     stamp = system.history_stamp(state)
     svg = state.cache.get("web.chart.scores", stamp, lambda: score_history_svg(
         system.history_facts(state).deployments, system.history_facts(state).decisions))
+    response = Response(svg, mimetype="image/svg+xml")
+    response.set_etag(hashlib.sha256(repr(stamp).encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+@web.get("/charts/estimate.svg")
+def estimate_chart():
+    """The current book's estimated F1 and band over time, drawn once per version of its
+    sources."""
+    state = api_state()
+    facts = estimates.estimate_facts(state)
+    stamp = (*system.history_stamp(state), (facts.latest or {}).get("estimated_at"))
+    svg = state.cache.get("web.chart.estimate", stamp, lambda: estimates.estimate_svg(
+        facts.book_history, facts.broken_versions))
     response = Response(svg, mimetype="image/svg+xml")
     response.set_etag(hashlib.sha256(repr(stamp).encode()).hexdigest()[:32])
     response.headers["Cache-Control"] = "private, no-cache"
@@ -352,13 +368,13 @@ def client_by_query():
 def _client(name: str):
     state = api_state()
     try:
-        index = final_index(state)
+        records = client_records(state, name)  # with its records of unlabelled batches
     except FileNotFoundError:
         abort(503, description="No ingested data yet: run ingestion.py.")
-    records = index.records(name)
     if records is None:
         shown = name if len(name) <= 100 else name[:100] + "…"
-        abort(404, description=f"No client named “{shown}” in finaldata.csv.")
+        abort(404, description=f"No client named “{shown}” in finaldata.csv or an unlabelled "
+                               "batch.")
     import pandas as pd
 
     features = records[list(FEATURES)]

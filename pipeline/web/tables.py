@@ -24,8 +24,9 @@ from pipeline.api.routes import risk_frame
 from pipeline.api.state import ApiState
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import FINAL_DATA, RISK_SCORES, SAMPLE_FILE, VERSIONS
-from pipeline.core.schema import ID
+from pipeline.core.names import FINAL_DATA, RISK_SCORES, SAMPLE_FILE, UNLABELLED_DATA, VERSIONS
+from pipeline.core.schema import AFTER_ROWS, BATCH, ID, TARGET
+from pipeline.data.book import read_unlabelled
 from pipeline.data.final import read_final_data
 from pipeline.report.explain import TOP_CONTRIBUTION, TOP_FACTOR, read_reference
 from pipeline.web.format import feature_label, odds
@@ -210,6 +211,31 @@ def final_index(state: ApiState) -> FinalIndex:
     if stamp[0][1] is None:
         raise FileNotFoundError(f"no ingested data at {path}")
     return state.cache.get("web.final", stamp, lambda: FinalIndex(read_final_data(path)))
+
+
+def client_records(state: ApiState, name: str) -> pd.DataFrame | None:
+    """A client's records in ingestion order (the last is its latest, pipeline.data.book's
+    rule): those of finaldata.csv, and those of unlabelled batches with ``exited`` "not known
+    yet" and the ``batch`` they came in; None when it has none. FileNotFoundError without
+    finaldata.csv."""
+    index = final_index(state)
+    labelled = _positions(index.names, name)
+    path = state.settings.output_folder / UNLABELLED_DATA
+    batches = state.cache.get("web.unlabelled", state.cache.stamp(path),
+                              lambda: FinalIndex(read_unlabelled(path)))
+    unlabelled = _positions(batches.names, name) if len(batches.frame) else labelled[:0]
+    if not len(labelled) and not len(unlabelled):
+        return None
+    if not len(unlabelled):
+        return index.frame.iloc[labelled]
+    # A batch came after the labelled rows before its finaldata_rows: it sorts just before
+    # the labelled row at that position.
+    found = batches.frame.iloc[unlabelled]
+    keys = np.r_[labelled.astype(float), found[AFTER_ROWS].to_numpy(dtype=float) - 0.5]
+    rows = pd.concat([index.frame.iloc[labelled].assign(**{BATCH: ""}).astype({TARGET: object}),
+                      found.drop(columns=AFTER_ROWS).assign(**{TARGET: "not known yet"})],
+                     ignore_index=True)
+    return rows.iloc[np.argsort(keys, kind="stable")].reset_index(drop=True)
 
 
 @dataclass
