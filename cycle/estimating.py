@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 import reporting
+from pipeline.core import recorded
 from pipeline.core.config import Settings
 from pipeline.core.deployed import Deployed
 from pipeline.core.files import atomic_write_text
@@ -165,24 +166,19 @@ def _flag_stale(record: dict) -> None:
 
 def latest_check(history: History) -> dict | None:
     """The latest self-check recorded, with what it checked."""
-    rows = history.query("SELECT detail FROM metrics WHERE stage = 'estimate_check' AND "
-                         "name = 'p_value' ORDER BY time DESC, rowid DESC LIMIT 1")
-    return json.loads(rows[0]["detail"]) if rows and rows[0]["detail"] else None
-
-
-def estimated_before(history: History, deployed: Deployed) -> bool:
-    """True when the deployed version has made an estimate (the history holds one)."""
-    return bool(history.query(
-        "SELECT 1 FROM metrics WHERE stage = 'estimate' AND "
-        "json_extract(detail, '$.model_sha256') = ? LIMIT 1",
-        (deployed.manifest.get("model_sha256"),)))
+    checks = recorded.self_checks(history, 1)
+    if not checks:
+        return None
+    checks[0].pop("time")
+    return checks[0]
 
 
 def self_check(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame,
                history: History, run_id: int, names: set[str]) -> SelfCheck | None:
     """Check the deployed version's estimates on new labelled rows (the module's rule);
     recorded as stage ``estimate_check``; a check that fails raises a finding."""
-    if len(rows) < settings.min_drift_rows or not estimated_before(history, deployed):
+    if len(rows) < settings.min_drift_rows or not recorded.estimated_with(
+            history, deployed.manifest.get("model_sha256")):
         logger.info("decision: self-check skipped: %s", f"{len(rows)} new labelled rows (it "
                     f"needs {settings.min_drift_rows})" if len(rows) < settings.min_drift_rows
                     else f"version {deployed.version} has made no estimate to check")

@@ -104,7 +104,8 @@ class CycleWatch:
         report = events.CycleReport(
             self.where, events.outcome_of(facts, failed=error is not None),
             error_text(error) if error is not None else summary or "", self._version(),
-            facts.decision, self.version_before, facts.deployed, facts.refused, self.unfinished)
+            facts.decision, self.version_before, facts.deployed, facts.refused, self.unfinished,
+            facts.estimated, facts.findings)
         path = ledger.paths(self.config)[0]
         with files.Locked(path) as lock:
             if lock.held:

@@ -217,6 +217,24 @@ def test_drift_found_again_by_the_retries_of_a_failed_cycle_is_announced_once():
                                                                        "deployed"]
 
 
+def test_a_finding_of_the_estimate_is_sent_once_while_it_holds():
+    below = {"kind": "estimate_below", "message": "the estimated F1 is wholly below", "f1": 0.4,
+             "f1_low": 0.35, "f1_high": 0.45, "name": "current book"}
+    finding = _report(estimated=True, findings=[below])
+    new, opened = events.plan_cycle({}, finding, T0)
+    assert _events(new) == ["estimate_finding"]
+    assert new[0]["text"] == "In proj/config.json, the estimated F1 is wholly below."
+    assert new[0]["details"] == {"kind": "estimate_below", "f1": 0.4, "f1_low": 0.35,
+                                 "f1_high": 0.45, "name": "current book"}
+    new, opened = events.plan_cycle(opened, finding, T0 + 600)  # raised again: still open
+    assert _events(new) == []
+    new, opened = events.plan_cycle(opened, _report(), T0 + 1200)  # nothing estimated
+    assert _events(new) == [] and "estimate:estimate_below" in opened
+    new, opened = events.plan_cycle(opened, _report(estimated=True), T0 + 1800)  # it holds
+    assert _events(new) == [] and "estimate:estimate_below" not in opened
+    assert _events(events.plan_cycle(opened, finding, T0 + 2400)[0]) == ["estimate_finding"]
+
+
 def test_stale_is_sent_once_and_never_on_top_of_a_failure():
     stale = events.stale_alert("proj/config.json", 2, T0, T0 + 7200, 1800)
     assert "is cron still running" in stale["text"]

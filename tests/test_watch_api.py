@@ -132,7 +132,8 @@ def test_metrics_report_the_model_the_cycle_and_every_request_by_route(redeploye
     assert _value(found, "risk_cycle_last_failure_timestamp_seconds") == pytest.approx(
         time.time() - 3600)
     assert _value(found, "risk_health_ok") == 1
-    assert _value(found, "risk_ingest_last_rows_read") == 10_500
+    # The two labelled files and the unlabelled extract of the current book.
+    assert _value(found, "risk_ingest_last_rows_read") == 10_500 + 5_619
     assert _value(found, "risk_ingest_last_rows_rejected") == 0
     # Every request counted by the route it matched, those answered in front of Flask too
     # (the second and third /scoring), and never by a client's name.

@@ -110,6 +110,42 @@ def stage_timings(history: History, config: str) -> list[dict]:
         "ORDER BY m.time, m.rowid", (config,))
 
 
+def _details(rows: list[dict]) -> list[dict]:
+    """Each row's JSON detail (an object), with the row's time."""
+    out = []
+    for row in rows:
+        try:
+            detail = json.loads(row["detail"] or "{}")
+        except ValueError:
+            continue
+        if isinstance(detail, dict):
+            out.append({**detail, "time": row["time"]})
+    return out
+
+
+def estimate_history(history: History, config: str, name: str) -> list[dict]:
+    """Every estimate of one entry (the current book, or a batch by its file) this config's
+    cycles recorded, oldest first: the entry's fields and the time."""
+    return _details(history.query(
+        "SELECT m.time, m.detail FROM metrics m JOIN runs r ON r.id = m.run_id "
+        "WHERE m.stage = 'estimate' AND m.name = ? AND r.config = ? ORDER BY m.time, m.rowid",
+        (name, config)))
+
+
+def self_checks(history: History, limit: int = 20) -> list[dict]:
+    """The latest self-checks of the estimate, newest first: what each checked and found."""
+    return _details(history.query(
+        "SELECT time, detail FROM metrics WHERE stage = 'estimate_check' AND name = 'p_value' "
+        "ORDER BY time DESC, rowid DESC LIMIT ?", (limit,)))
+
+
+def estimated_with(history: History, model_sha256: str | None) -> bool:
+    """True when a model (by its checksum) has made an estimate."""
+    return bool(history.query(
+        "SELECT 1 FROM metrics WHERE stage = 'estimate' AND "
+        "json_extract(detail, '$.model_sha256') = ? LIMIT 1", (model_sha256,)))
+
+
 def last_run_id(history: History) -> int:
     """The id of the newest run of any stage (0 when none): what a cycle records comes after."""
     rows = history.query("SELECT MAX(id) AS id FROM runs")
@@ -125,6 +161,8 @@ class CycleFacts:
     deployed: list[dict] = field(default_factory=list)
     decision: Decision | None = None
     refused: dict | None = None
+    estimated: bool = False  # it estimated the deployed model without labels
+    findings: list[dict] = field(default_factory=list)  # the estimate's findings: kind, message
 
 
 def cycle_facts(history: History, config: str, after_run_id: int) -> CycleFacts:
@@ -142,11 +180,15 @@ def cycle_facts(history: History, config: str, after_run_id: int) -> CycleFacts:
     rows = history.query(
         f"SELECT m.run_id, m.time, m.stage, m.name, m.value, m.detail, r.config, r.summary "
         f"FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.run_id IN ({marks}) "
-        f"AND (m.stage = 'drift' OR m.name = ?) ORDER BY m.rowid", (*ids, REFUSED))
+        f"AND (m.stage IN ('drift', 'finding') OR m.name = ?) ORDER BY m.rowid",
+        (*ids, REFUSED))
     drift = [row for row in rows if row["stage"] == "drift"]
     if drift:
         facts.decision = decision_from_rows(drift)
     refused = [row for row in rows if row["name"] == REFUSED]
     if refused:
         facts.refused = parse_detail(refused[-1]["detail"])
+    facts.estimated = any(run["stage"] == "estimate" for run in facts.runs)
+    facts.findings = [{**parse_detail(row["detail"]), "kind": row["name"]} for row in rows
+                      if row["stage"] == "finding"]
     return facts

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import json
 
+from pipeline.core import recorded
 from pipeline.core.names import ESTIMATE_FILE
 from pipeline.report.facts import ReportFacts
 from pipeline.report.pdf import Page, number, time_axis, times, when
 
 BOOK = "current book"  # cycle/estimating.py's name for the book's entry
-
-
-def _details(f: ReportFacts, sql: str, params: tuple = ()) -> list[dict]:
-    out = []
-    for row in f.history.query(sql, params):
-        try:
-            detail = json.loads(row["detail"] or "{}")
-        except ValueError:
-            continue
-        out.append({**detail, "time": row["time"]})
-    return out
 
 
 def _score(value) -> str:
@@ -53,9 +43,7 @@ def page_estimate(f: ReportFacts, page: Page) -> None:
          "no longer holds" if not e.get("holds", True) else
          "below the deployed score" if e.get("finding") else "none"]
         for e in entries], [2.4, 0.8, 0.7, 1.3, 0.9, 0.8, 0.9, 1.8])
-    history = _details(f, "SELECT m.time, m.detail FROM metrics m JOIN runs r ON "
-                          "r.id = m.run_id WHERE m.stage = 'estimate' AND m.name = ? AND "
-                          "r.config = ? ORDER BY m.time, m.rowid", (BOOK, f.settings.name))
+    history = recorded.estimate_history(f.history, f.settings.name, BOOK)
     if len(history) > 1:
         ax = page.axes(0.26)
         moments = times(history)
@@ -67,8 +55,7 @@ def page_estimate(f: ReportFacts, page: Page) -> None:
         ax.set(ylabel="F1", title="The current book's estimate at each cycle")
         ax.legend(loc="lower left", fontsize=8)
         time_axis(ax, moments)
-    checks = _details(f, "SELECT time, detail FROM metrics WHERE stage = 'estimate_check' "
-                         "AND name = 'p_value' ORDER BY time DESC, rowid DESC LIMIT 12")
+    checks = recorded.self_checks(f.history, 12)
     page.heading("Self-checks: labelled batches against the estimate, newest first")
     if not checks:
         page.text("None yet: the first labelled batch after an estimate checks it.")

@@ -6,7 +6,11 @@ the conditions already open, tested on a table of cases. Three conditions can be
 /health allows, opened by ``stale``), which the next successful cycle closes with one
 ``recovered``; and ``drift`` (opened by ``drift_found``), closed by ``deployed`` or
 ``deploy_refused``. Each alerts once when it starts and once when it clears, however many
-cycles see it meanwhile. Every alert's ``text`` is one plain sentence, as chat webhooks show it.
+cycles see it meanwhile. A finding of the estimate before the labels come (``estimate_below``,
+``estimate_broken``: cycle.estimating) sends one ``estimate_finding`` when it is first raised;
+it stays open, unannounced, while cycles that estimate raise it again, and closes quietly at the
+first estimate that does not. Every alert's ``text`` is one plain sentence, as chat webhooks
+show it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from pipeline.watch import ledger
 
 CYCLE_FAILED, RECOVERED, STALE = "cycle_failed", "recovered", "stale"
 DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED = "drift_found", "deployed", "deploy_refused"
-EVENTS = (CYCLE_FAILED, RECOVERED, DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED, STALE)
+ESTIMATE_FINDING = "estimate_finding"
+EVENTS = (CYCLE_FAILED, RECOVERED, DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED, STALE,
+          ESTIMATE_FINDING)
 FAILING = "failing"  # the condition cycle_failed opens; STALE names its own
 DRIFT = "drift"  # open from drift_found until deployed or deploy_refused
 MAX_ERROR = 300  # characters of an error in an alert's sentence
@@ -40,6 +46,8 @@ class CycleReport:
     deployed: list[dict] = field(default_factory=list)  # deployments rows it made
     refused: dict | None = None  # the retrained model it did not deploy
     unfinished: dict | None = None  # an earlier cycle that never finished, found at its start
+    estimated: bool = False  # it estimated the deployed model before the labels come
+    findings: list[dict] = field(default_factory=list)  # that estimate's findings
 
 
 def where_of(config_path) -> str:
@@ -124,6 +132,26 @@ def _cycle_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]:
             "stays."), report, now, dict(r)))
     if report.deployed or r is not None:
         opened.pop(DRIFT, None)
+    return out + _finding_alerts(report, now, opened)
+
+
+def _finding_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]:
+    """One estimate_finding per kind of finding when it opens; a cycle that estimated without
+    raising a kind closes it."""
+    raised = {f["kind"]: f for f in report.findings}
+    if report.estimated or raised:
+        for name in [n for n in opened if n.startswith("estimate:")]:
+            if name.split(":", 1)[1] not in raised:
+                opened.pop(name)
+    out = []
+    for kind, finding in raised.items():
+        if f"estimate:{kind}" in opened:
+            continue
+        opened[f"estimate:{kind}"] = {"since": now}
+        out.append(_alert(ESTIMATE_FINDING, _sentence(
+            f"In {report.where}, {one_line(finding.get('message', kind))}"), report, now,
+            {"kind": kind, **{k: finding[k] for k in ("f1", "f1_low", "f1_high", "name",
+                                                     "realised_f1", "rows") if k in finding}}))
     return out
 
 

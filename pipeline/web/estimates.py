@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from pipeline.api.state import ApiState
+from pipeline.core import recorded
 from pipeline.core.history import History
 from pipeline.core.names import ESTIMATE_FILE
 
@@ -31,18 +32,6 @@ class EstimateFacts:
         return {c.get("model_version") for c in self.checks if not c.get("holds", True)}
 
 
-def _details(history: History, sql: str, params: tuple = ()) -> list[dict]:
-    out = []
-    for row in history.query(sql, params):
-        try:
-            detail = json.loads(row["detail"] or "{}")
-        except ValueError:
-            continue
-        if isinstance(detail, dict):
-            out.append({**detail, "time": row["time"]})
-    return out
-
-
 def read_estimates(model_folder, history: History, config_name: str) -> EstimateFacts:
     """estimate.json, and this config's estimates of the book and self-checks in the history."""
     facts = EstimateFacts()
@@ -53,13 +42,8 @@ def read_estimates(model_folder, history: History, config_name: str) -> Estimate
         pass
     if not history.path.exists():
         return facts
-    facts.book_history = _details(history, (
-        "SELECT m.time, m.detail FROM metrics m JOIN runs r ON r.id = m.run_id "
-        "WHERE m.stage = 'estimate' AND m.name = ? AND r.config = ? ORDER BY m.time, m.rowid"),
-        (BOOK, config_name))
-    facts.checks = _details(history, (
-        "SELECT m.time, m.detail FROM metrics m WHERE m.stage = 'estimate_check' AND "
-        "m.name = 'p_value' ORDER BY m.time DESC, m.rowid DESC LIMIT 20"))
+    facts.book_history = recorded.estimate_history(history, config_name, BOOK)
+    facts.checks = recorded.self_checks(history, 20)
     return facts
 
 
