@@ -192,7 +192,7 @@ def test_diagnostics_take_the_stage_timings_from_the_history(deployed, monkeypat
 
 def test_the_rerun_is_kept_as_an_option(deployed, monkeypatch):
     calls = []
-    monkeypatch.setattr(diagnostics, "execution_time",
+    monkeypatch.setattr(diagnostics, "stage_execution_times",
                         lambda settings: calls.append(settings) or {"ingestion": 1.0})
     for how in ("rerun", True):
         results = diagnostics.run_diagnostics(deployed, measure_time=how, check_packages=False)
