@@ -17,6 +17,10 @@ errorlog = "-"
 # Reject absurd request lines and headers before the app sees them.
 limit_request_line = 8190
 limit_request_fields = 100
+# No control socket: gunicorn 25+ opens one at ~/.gunicorn/gunicorn.ctl for every server, so the
+# served API, the cycle's temporary server and the tests' servers would take it from each other;
+# nothing here uses gunicornc.
+control_socket_disable = True
 
 # /metrics adds up the workers' request counts through prometheus_client's multiprocess mode:
 # each worker writes its counts to files in PROMETHEUS_MULTIPROC_DIR, which must be set before
