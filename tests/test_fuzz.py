@@ -24,10 +24,13 @@ MAX_EXAMPLES = 200  # per operation and generation mode
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory, redeployed_template):
     """The schema of an app serving version 2 of a temporary project, as schemathesis loads it."""
+    from cycle.estimating import run_estimate
+    from pipeline.core.deployed import current_deployment
     from reporting import build_risk_list
 
     production = copy_project(redeployed_template, tmp_path_factory.mktemp("fuzz"))
     build_risk_list(production)
+    run_estimate(production, current_deployment(production.deployment_folder))  # /estimate
     app = create_app(production.config_path)
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 
@@ -68,7 +71,7 @@ def test_no_5xx_and_every_answer_matches_the_document(api_schema, mode):
     # schemathesis leaves out the operation that serves the document itself (/openapi.json).
     assert set(tried) == {"POST /prediction", *(f"GET /{name}" for name in (
         "prediction", "scoring", "summarystats", "diagnostics", "risk", "health",
-        "metrics"))}, tried
+        "metrics", "estimate"))}, tried
     if mode == GenerationMode.POSITIVE:
         assert all(tried.values()), tried
     assert tried["POST /prediction"] >= MAX_EXAMPLES // 2 and tried["GET /risk"], tried

@@ -130,10 +130,13 @@ headers = st.fixed_dictionaries({}, optional={
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory, redeployed_template):
     """Two apps of version 2 with a risk list: without a token, and with one."""
+    from cycle.estimating import run_estimate
+    from pipeline.core.deployed import current_deployment
     from reporting import build_risk_list
 
     production = copy_project(redeployed_template, tmp_path_factory.mktemp("routes-fuzz"))
     build_risk_list(production)
+    run_estimate(production, current_deployment(production.deployment_folder))  # /estimate
     return [create_app(production.config_path),
             # Wrong tokens by the hundred from one address: the limit would answer 429 to all.
             create_app(token_config(production.root, TOKEN, auth_failure_limit=100_000))]

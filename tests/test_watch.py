@@ -233,6 +233,11 @@ def test_a_finding_of_the_estimate_is_sent_once_while_it_holds():
     new, opened = events.plan_cycle(opened, _report(estimated=True), T0 + 1800)  # it holds
     assert _events(new) == [] and "estimate:estimate_below" not in opened
     assert _events(events.plan_cycle(opened, finding, T0 + 2400)[0]) == ["estimate_finding"]
+    # Found with drift by the same cycle: the drift alert says it.
+    drift = Decision(run_id=1, time="t", test="loss", used="loss", drift=True, outcome="drift")
+    with_drift = _report(estimated=True, findings=[below], decision=drift, judged_version=2)
+    new, opened = events.plan_cycle({}, with_drift, T0)
+    assert _events(new) == ["drift_found"] and "estimate:estimate_below" in opened
 
 
 def test_stale_is_sent_once_and_never_on_top_of_a_failure():

@@ -7,10 +7,10 @@ the conditions already open, tested on a table of cases. Three conditions can be
 ``recovered``; and ``drift`` (opened by ``drift_found``), closed by ``deployed`` or
 ``deploy_refused``. Each alerts once when it starts and once when it clears, however many
 cycles see it meanwhile. A finding of the estimate before the labels come (``estimate_below``,
-``estimate_broken``: cycle.estimating) sends one ``estimate_finding`` when it is first raised;
-it stays open, unannounced, while cycles that estimate raise it again, and closes quietly at the
-first estimate that does not. Every alert's ``text`` is one plain sentence, as chat webhooks
-show it.
+``estimate_broken``: cycle.estimating) sends one ``estimate_finding`` when it is first raised
+(none in a cycle whose drift test found drift: that alert says it); it stays open,
+unannounced, while cycles that estimate raise it again, and closes quietly at the first
+estimate that does not. Every alert's ``text`` is one plain sentence, as chat webhooks show it.
 """
 
 from __future__ import annotations
@@ -144,10 +144,15 @@ def _finding_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]
             if name.split(":", 1)[1] not in raised:
                 opened.pop(name)
     out = []
+    # A cycle whose drift test found drift has said it: "the estimates no longer hold" is the
+    # same news (who leaves has changed), so its findings open without an alert of their own.
+    drifted = report.decision is not None and bool(report.decision.drift)
     for kind, finding in raised.items():
         if f"estimate:{kind}" in opened:
             continue
         opened[f"estimate:{kind}"] = {"since": now}
+        if drifted:
+            continue
         out.append(_alert(ESTIMATE_FINDING, _sentence(
             f"In {report.where}, {one_line(finding.get('message', kind))}"), report, now,
             {"kind": kind, **{k: finding[k] for k in ("f1", "f1_low", "f1_high", "name",
