@@ -84,10 +84,12 @@ production: venv
 
 pipeline: practice production
 
-## test: install with the test tools (and the browser), lint, then the whole suite
+## test: install with the test tools (and the browser), lint, then the whole suite, one pytest
+## worker per core (TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= auto
 test: dev browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -11,7 +11,7 @@ whose recorded F1 is the deployed model's F1 on the test data, with the reports 
 describing that model.
 
     python bench/kill_test.py                  # 24 points spread over the whole cycle (~4 min)
-    python bench/kill_test.py --points 6       # the short version the test suite runs
+    python bench/kill_test.py --points 4       # the points the test suite tries (one test each)
 Prints one JSON object with the figures; exits 1 if any point failed.
 """
 
@@ -131,8 +131,9 @@ def choose_points(names: list[str], count: int) -> list[int]:
     return sorted(points)
 
 
-def run(points: int, workdir: Path) -> dict:
-    """Trace the cycle, then kill it at each chosen point; the figures."""
+def prepare(workdir: Path) -> tuple[Path, list[str], float]:
+    """The starting state (version 1 deployed, new data waiting) and the traced cycle's
+    checkpoints: the template, the checkpoint names in order, and the traced cycle's seconds."""
     template = make_project(workdir / "template")
     traced = workdir / "traced"
     shutil.copytree(template, traced, symlinks=True)
@@ -141,30 +142,40 @@ def run(points: int, workdir: Path) -> dict:
     proc = run_cycle(traced, trace=trace_file)
     if proc.returncode != 0 or "deployed version 2" not in proc.stdout:
         raise RuntimeError(f"the traced cycle did not redeploy: {proc.stdout}{proc.stderr}")
-    cycle_seconds = time.perf_counter() - started
     names = [line.split("\t")[1] for line in trace_file.read_text().splitlines()]
-    results = []
-    for at in choose_points(names, points):
-        folder = workdir / f"kill{at}"
-        shutil.copytree(template, folder, symlinks=True)
-        result = {"at": at, "checkpoint": names[at - 1], "of": len(names)}
-        try:
-            killed = run_cycle(folder, at=at)
-            result["killed"] = killed.returncode == -9
-            result["version_after_kill"] = check_consistent(folder)
-            after = run_cycle(folder)
-            result["next_cycle_exit"] = after.returncode
-            result["next_cycle"] = after.stdout.strip()
-            result["version_after_next"] = check_consistent(folder)
-            result["f1_matches"] = deployed_f1_matches(folder)
-            result["reports_follow"] = reports_follow(folder)
-            result["ok"] = bool(result["killed"] and after.returncode == 0
-                                and result["version_after_next"] >= 2 and result["f1_matches"]
-                                and result["reports_follow"])
-        except (AssertionError, OSError, ValueError, KeyError) as exc:
-            result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
-        results.append(result)
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(traced, ignore_errors=True)
+    return template, names, time.perf_counter() - started
+
+
+def try_point(template: Path, names: list[str], at: int, workdir: Path) -> dict:
+    """A copy of the template killed on entering checkpoint ``at``, then a normal cycle: what
+    was found after each."""
+    folder = workdir / f"kill{at}"
+    shutil.copytree(template, folder, symlinks=True)
+    result = {"at": at, "checkpoint": names[at - 1], "of": len(names)}
+    try:
+        killed = run_cycle(folder, at=at)
+        result["killed"] = killed.returncode == -9
+        result["version_after_kill"] = check_consistent(folder)
+        after = run_cycle(folder)
+        result["next_cycle_exit"] = after.returncode
+        result["next_cycle"] = after.stdout.strip()
+        result["version_after_next"] = check_consistent(folder)
+        result["f1_matches"] = deployed_f1_matches(folder)
+        result["reports_follow"] = reports_follow(folder)
+        result["ok"] = bool(result["killed"] and after.returncode == 0
+                            and result["version_after_next"] >= 2 and result["f1_matches"]
+                            and result["reports_follow"])
+    except (AssertionError, OSError, ValueError, KeyError) as exc:
+        result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def run(points: int, workdir: Path) -> dict:
+    """Trace the cycle, then kill it at each chosen point; the figures."""
+    template, names, cycle_seconds = prepare(workdir)
+    results = [try_point(template, names, at, workdir) for at in choose_points(names, points)]
     return {"checkpoints_in_cycle": len(names), "traced_cycle_seconds": round(cycle_seconds, 1),
             "points_tried": len(results), "points_survived": sum(r["ok"] for r in results),
             "killed_by_sigkill": sum(bool(r.get("killed")) for r in results),

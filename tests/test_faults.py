@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from bench import kill_test
 from pipeline.core.config import load_settings
 from tests.helpers import (
     PROJECT,
@@ -60,17 +61,37 @@ def _copy(template: Path, tmp_path: Path) -> Path:
 
 # SIGKILL at chosen points ----------------------------------------------------------------------
 
+SIGKILL_POINTS = 4  # the long run (bench/kill_test.py) tries 24
+
+
+@pytest.fixture(scope="module")
+def kill_plan(tmp_path_factory):
+    """bench/kill_test.py's starting state and traced cycle, and the points it would try."""
+    workdir = tmp_path_factory.mktemp("kill_test")
+    template, names, _ = kill_test.prepare(workdir)
+    return template, names, kill_test.choose_points(names, SIGKILL_POINTS), workdir
+
+
 @pytest.mark.slow
-def test_sigkill_at_checkpoints_spread_over_the_cycle_leaves_production_consistent():
-    """The short run of bench/kill_test.py (the long one tries 24 points)."""
-    proc = subprocess.run([sys.executable, str(PROJECT / "bench" / "kill_test.py"),
-                           "--points", "4"], capture_output=True, text=True, timeout=600)
-    figures = json.loads(proc.stdout)
-    assert proc.returncode == 0, json.dumps(figures["points"], indent=1)
-    assert figures["points_tried"] == figures["points_survived"] == 4
-    assert figures["inconsistent_deployments"] == 0
-    assert figures["killed_by_sigkill"] == 4
-    assert len({p["checkpoint"].split(".")[0] for p in figures["points"]}) >= 2
+def test_the_kill_points_spread_over_the_cycle_and_its_publishing_steps(kill_plan):
+    _, names, points, _ = kill_plan
+    assert len(points) == SIGKILL_POINTS == len(set(points))
+    assert len({names[at - 1].split(".")[0] for at in points}) >= 2
+    assert any(names[at - 1].startswith(kill_test.CRITICAL) for at in points)
+    assert points[-1] - points[0] > len(names) // 2  # not bunched at one end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(SIGKILL_POINTS))
+def test_sigkill_at_a_checkpoint_leaves_production_consistent_and_the_next_cycle_deploys(
+        kill_plan, k):
+    """One point of the short run of bench/kill_test.py: killed there by SIGKILL, production
+    is consistent, and the next cycle deploys version 2 with its reports."""
+    template, names, points, workdir = kill_plan
+    result = kill_test.try_point(template, names, points[k], workdir)
+    assert result["killed"], json.dumps(result, indent=1)
+    assert "error" not in result, json.dumps(result, indent=1)
+    assert result["ok"], json.dumps(result, indent=1)
 
 
 # A full disk, an unwritable folder --------------------------------------------------------------

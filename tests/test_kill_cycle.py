@@ -192,10 +192,16 @@ def _alive(pid: int) -> bool:
     return bool(stat) and stat.rsplit(b")", 1)[-1].split()[0] != b"Z"
 
 
+JOBS = [(kill_at_call, point) for point in POINTS]
+JOBS += [(kill_while_timed, script, nth) for nth, script in enumerate(TIMED)]
+GROUP = 6  # points per test: each test kills its points three at a time
+
+
 @pytest.mark.slow
-def test_no_process_outlives_a_cycle_killed_at_22_points(template, tmp_path):
-    jobs = [(kill_at_call, point) for point in POINTS]
-    jobs += [(kill_while_timed, script, nth) for nth, script in enumerate(TIMED)]
+@pytest.mark.parametrize("first", range(0, len(JOBS), GROUP),
+                         ids=lambda first: f"points{first + 1}-{min(first + GROUP, len(JOBS))}")
+def test_no_process_outlives_a_cycle_killed_at_22_points(template, tmp_path, first):
+    jobs = JOBS[first:first + GROUP]
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda job: job[0](template, tmp_path, *job[1:]), jobs))
     problems = [r for r in results if r["exit"] != -signal.SIGKILL or r["left"]]
