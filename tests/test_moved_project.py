@@ -14,26 +14,35 @@ from ingestion import run_ingestion
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
-from tests.helpers import CONFIG, PRACTICE, QUIET, cycle, write_config
+from tests.helpers import (
+    CONFIG,
+    QUIET,
+    copy_project,
+    cycle,
+    practice_template,
+    write_config,
+)
 
 SEEN = "ingesteddata/seenfiles.json"
 STATE = "ingesteddata/finaldata.state.json"
 
 
-@pytest.fixture
-def deployed_project(tmp_path, datasets):
-    """A project after make run's two cycles (practice, then production: version 2)."""
-    from pipeline.data.datagen import to_csv_bytes
-
-    root = tmp_path / "project"
-    for relative, frame in datasets.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(to_csv_bytes(frame))
-    write_config(root, "config.json", **CONFIG, **QUIET, api_url="http://127.0.0.1:9")
-    write_config(root, "config.practice.json", **PRACTICE, **QUIET, api_url="http://127.0.0.1:9")
-    run_cycle(load_settings(root / "config.practice.json"), call_api=False)
+@pytest.fixture(scope="module")
+def deployed_template(tmp_path_factory, datasets):
+    """A project after make run's two cycles (practice, then production: version 2), built once
+    for the module."""
+    root = practice_template(tmp_path_factory.mktemp("moved") / "practice", datasets, **QUIET,
+                             api_url="http://127.0.0.1:9")
     assert run_cycle(load_settings(root / "config.json"), call_api=False).startswith(
         "loss drift: deployed version 2")
+    return root
+
+
+@pytest.fixture
+def deployed_project(deployed_template, tmp_path):
+    """A copy of the template (links kept, times kept: as if it had been built here)."""
+    root = tmp_path / "project"
+    copy_project(deployed_template, root)
     return root
 
 
