@@ -2,6 +2,8 @@
 
 - ``quick``: is there anything to do at all? Standard library only, no stage imported.
 - ``run``: what is new by checksum, then the right steps; still light until there is work.
+- ``changes``: what the input folder holds that no finished cycle handled (seenfiles.json);
+  standard library only, as ``errors`` (``CycleError``, the light and heavy halves' one error).
 - ``steps``: the driver: runs the stage scripts, gathers evidence, asks
   pipeline.monitor.verdict, records and logs the decision, refreshes the reports.
 - ``estimating``: the estimate of the deployed model before the labels come, its self-check

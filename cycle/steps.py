@@ -16,13 +16,14 @@ from sklearn.exceptions import ConvergenceWarning
 import diagnostics
 import reporting
 from cycle import estimating
+from cycle.changes import Changes
+from cycle.errors import CycleError
 from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
 from pipeline.core import recorded
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import Deployed, current_deployment
-from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
 from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
@@ -33,7 +34,6 @@ from pipeline.ingest.merge import distinct_rows, summarize
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import evaluate_rows, score_model
 from pipeline.model.selection import loss_summary
-from pipeline.monitor.changes import Changes
 from pipeline.monitor.drift import LossDrift, data_drift
 from pipeline.monitor.verdict import (
     KEEP,

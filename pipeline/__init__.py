@@ -11,8 +11,8 @@ before it, as its own docstring says, and never one after it):
 - ``model``: the candidate models, choosing one by cross-validation, evaluating it.
 - ``data``: the ingested table described (summary statistics, missing values); the seeded
   generator of the shipped data.
-- ``monitor``: what changed in the input folder, the drift tests, and the cycle's decisions as
-  pure functions.
+- ``monitor``: the drift tests, the estimate before the labels come, and the cycle's decisions
+  as pure functions.
 - ``report``: the risk list and what raises each client's risk, the PDF report's pages and
   layout.
 - ``api``: the HTTP API's blueprint, its per-worker state and credentials, request bodies, fast

@@ -51,7 +51,7 @@ POINTS = (
     "os.killpg",  # about to stop it
     "subprocess.Popen.wait",  # stopping: SIGTERM sent, its worker finishing
     "pipeline.api.client.write_returns",
-    "pipeline.monitor.changes.save_state",
+    "cycle.changes.save_state",
 )
 # Killed while diagnostics runs this stage script on a scratch copy (measure_execution_time).
 TIMED = ("ingestion.py", "training.py", "scoring.py", "scoring.py")

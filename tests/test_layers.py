@@ -23,7 +23,7 @@ LIBRARY_RULES = {
     "ingest": {"core"},
     "model": {"core"},
     "data": {"core"},
-    "monitor": {"core", "ingest", "model"},
+    "monitor": {"core", "model"},
     "report": {"core", "model", "data"},
     "watch": {"core"},
     "api": {"core", "ingest", "model", "data", "monitor", "report", "watch"},
@@ -31,7 +31,7 @@ LIBRARY_RULES = {
 }
 # Standard library only: these run before the cycle knows whether there is work to do (the
 # watch over the cycle records and alerts every cycle, a quiet one included).
-LIGHT = {"cycle.quick", "cycle.run", "cycle.watching", "pipeline.monitor.changes",
+LIGHT = {"cycle.quick", "cycle.run", "cycle.watching", "cycle.changes", "cycle.errors",
          "pipeline.ingest.inputs", "pipeline.watch", "pipeline.watch.ledger",
          "pipeline.watch.health", "pipeline.watch.events", "pipeline.watch.alerts",
          "pipeline.watch.deliver", "pipeline.watch.files"}
