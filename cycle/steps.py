@@ -154,7 +154,7 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
     """Run apicalls against the configured API, or a temporary one when it does not serve us."""
     import requests
 
-    from pipeline.api.local_server import running_server
+    from cycle.local_server import running_server
 
     # A token the server would refuse (too short) fails here in one line, before a temporary
     # server is started only to exit at once.

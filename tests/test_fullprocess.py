@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from cycle import quick
+from cycle.local_server import free_port
 from cycle.run import run_cycle
-from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History

@@ -20,8 +20,8 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
+from cycle.local_server import running_server
 from pipeline.api.failures import record_failure
-from pipeline.api.local_server import running_server
 from tests.helpers import copy_project
 
 FORCED = "forced failure for the log test"
