@@ -45,7 +45,7 @@ def failing(function):
     return call
 
 
-routes.risk_frame = failing(routes.risk_frame)
+routes.cached_risk_list = failing(routes.cached_risk_list)
 system.history_facts = failing(system.history_facts)
 app = create_app()
 '''
@@ -180,7 +180,7 @@ def failing(project, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError(FORCED)
 
-    monkeypatch.setattr(routes, "risk_frame", fail)
+    monkeypatch.setattr(routes, "cached_risk_list", fail)
     monkeypatch.setattr(system, "history_facts", fail)
     app = create_app(project.config_path)
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
