@@ -15,7 +15,7 @@ from cycle.quick import acquire_lock, deployed_model_sha, outputs_current
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def _check_deployed_model(settings: Settings, deployed) -> None:

@@ -49,7 +49,7 @@ from pipeline.monitor.verdict import (
 from scoring import record_score, run_scoring
 from training import run_training
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def _fail(message: str, exc: BaseException):

@@ -21,7 +21,7 @@ from pipeline.core.history import History
 from pipeline.watch import alerts, events, files, health, ledger
 from pipeline.watch.deliver import Destinations
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def error_text(error: BaseException) -> str:
