@@ -47,7 +47,7 @@ serve: venv
 		kill "$$(cat .server.pid)"; sleep 1; fi
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --daemon --pid .server.pid \
 		--access-logfile logs/access.log --error-logfile logs/api.log wsgi:app
-	@$(PY) -c "import sys, time; from pipeline.api.local_server import answers; \
+	@$(PY) -c "import sys, time; from cycle.local_server import answers; \
 		ok = any(answers('http://127.0.0.1:8000') or time.sleep(0.2) for _ in range(100)); \
 		print('API serving on http://127.0.0.1:8000, dashboard on http://127.0.0.1:8000/ ' \
 		'(logs/api.log; make stop to stop it)' if ok \

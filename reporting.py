@@ -28,8 +28,8 @@ from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model as evaluate_model
 from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
 from pipeline.report.facts import ReportFacts
+from pipeline.report.figures import new_figure
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
-from pipeline.report.pdf import new_figure
 from pipeline.report.risk import rank_latest, read_risk_list, write_risk_list
 
 __all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",

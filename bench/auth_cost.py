@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.api.answers import _allowed
+from pipeline.api.answers import environ_allowed
 from pipeline.api.auth import SESSION_COOKIE, Credentials
 from pipeline.core.config import load_settings
 
@@ -54,18 +54,18 @@ def measure(root: Path, batch: int = BATCH) -> dict[str, float]:
     bearer = environ(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     with_cookie = environ(HTTP_COOKIE=f"{SESSION_COOKIE}={cookie}")
     with_forged = environ(HTTP_COOKIE=f"{SESSION_COOKIE}={forged}")
-    assert _allowed(bearer, auth) and _allowed(with_cookie, auth)
-    assert not _allowed(with_forged, auth)
+    assert environ_allowed(bearer, auth) and environ_allowed(with_cookie, auth)
+    assert not environ_allowed(with_forged, auth)
     found = {
-        "no token configured": _median_us(lambda: _allowed(bearer, None), batch),
-        "bearer token": _median_us(lambda: _allowed(bearer, auth), batch),
-        "session cookie": _median_us(lambda: _allowed(with_cookie, auth), batch),
-        "forged cookie": _median_us(lambda: _allowed(with_forged, auth), batch),
+        "no token configured": _median_us(lambda: environ_allowed(bearer, None), batch),
+        "bearer token": _median_us(lambda: environ_allowed(bearer, auth), batch),
+        "session cookie": _median_us(lambda: environ_allowed(with_cookie, auth), batch),
+        "forged cookie": _median_us(lambda: environ_allowed(with_forged, auth), batch),
     }
     for _ in range(10_000):
         auth.new_session()
     found["session cookie, 10,000 sessions open"] = _median_us(
-        lambda: _allowed(with_cookie, auth), batch)
+        lambda: environ_allowed(with_cookie, auth), batch)
     return found
 
 

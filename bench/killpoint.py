@@ -9,7 +9,7 @@ sys.setprofile from this wrapper, so production code carries no test hook.
         runs the cycle whole and writes one line per checkpoint (number, name)
     python bench/killpoint.py --at 1234 -- --config config.json --no-api
         runs the cycle and kills itself with SIGKILL on entering checkpoint 1234
-    python bench/killpoint.py --at-call pipeline.api.local_server.answers#2 -- --config ...
+    python bench/killpoint.py --at-call cycle.local_server.answers#2 -- --config ...
         runs the cycle and kills itself with SIGKILL on entering the 2nd call of that function
         (a module's function, a class's method: requests.Session.request, os.killpg). Only that
         function is wrapped, so the cycle runs at full speed until then.

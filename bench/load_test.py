@@ -36,7 +36,7 @@ sys.path.insert(0, str(PROJECT / "bench"))
 
 from kill_test import make_project  # noqa: E402
 
-from pipeline.api.local_server import running_server  # noqa: E402
+from cycle.local_server import running_server  # noqa: E402
 from pipeline.core.config import load_settings  # noqa: E402
 from pipeline.core.deployed import read_version, version_dirs  # noqa: E402
 from pipeline.core.schema import FEATURES  # noqa: E402

@@ -65,7 +65,9 @@ def build(clients: int) -> Path:
     return root
 
 
-def _call(app, path: str):
+def page_call(app, path: str):
+    """What is timed: a function that calls path on app in this process, without HTTP, and
+    returns the status."""
     from werkzeug.test import EnvironBuilder
 
     environ = EnvironBuilder(path=path).get_environ()
@@ -107,7 +109,7 @@ def measure(root: Path) -> dict:
     gc.collect()
     before = _rss_mib()
     app = create_app(root / "config.json")
-    calls = {label: _call(app, path) for label, path in pages.items()}
+    calls = {label: page_call(app, path) for label, path in pages.items()}
     cold = {}
     for label, call in calls.items():
         started = time.perf_counter()

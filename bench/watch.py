@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from bench.pages import _call
+from bench.pages import page_call
 from bench.run import (
     OUT,
     PY,
@@ -85,7 +85,7 @@ def time_scrapes(root) -> dict:
     from pipeline.watch import ledger
 
     app = create_app(root / "config.json")
-    scrape = _call(app, "/metrics")
+    scrape = page_call(app, "/metrics")
     assert scrape() == 200
     touched = (root / "history.sqlite", ledger.paths(root / "config.json")[0])
 

@@ -2,11 +2,15 @@
 
 - ``quick``: is there anything to do at all? Standard library only, no stage imported.
 - ``run``: what is new by checksum, then the right steps; still light until there is work.
+- ``changes``: what the input folder holds that no finished cycle handled (seenfiles.json);
+  standard library only, as ``errors`` (``CycleError``, the light and heavy halves' one error).
 - ``steps``: the driver: runs the stage scripts, gathers evidence, asks
   pipeline.monitor.verdict, records and logs the decision, refreshes the reports.
 - ``estimating``: the estimate of the deployed model before the labels come, its self-check
   when they do, and the one place its findings are raised (``raise_finding``).
+- ``local_server``: ``gunicorn wsgi:app`` on a free loopback port for a while, for the API calls
+  when no API of the deployment serves (and for ``make serve``, tools/, bench/ and the tests).
 
-May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, bench/)
-import it.
+May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, tools/,
+bench/, the Makefile's ``serve``) import it.
 """

@@ -47,7 +47,7 @@ from pipeline.monitor.estimate import (
 )
 from pipeline.monitor.verdict import Policy, estimate_finding, retrain_on_estimate
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 BOOK = "current book"
 SPREAD_ROWS = 20_000  # rows the model's own uncertainty is measured on (a seeded sample)

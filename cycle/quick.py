@@ -69,7 +69,7 @@ def quick_paths(config_path: str) -> dict[str, str]:
         if os.path.isabs(os.path.expanduser(configured)) \
         else os.path.normpath(configured).replace(os.sep, "/")
     paths["config"] = config
-    # As pipeline.monitor.changes.config_key: relative to the output folder's real place.
+    # As cycle.changes.config_key: relative to the output folder's real place.
     paths["config_key"] = os.path.relpath(paths["config"],
                                           os.path.realpath(paths["output_folder_path"]))
     return paths

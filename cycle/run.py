@@ -9,13 +9,13 @@ import logging
 import sys
 import time
 
+from cycle.changes import config_recorded, find_changes, load_state, save_state
+from cycle.errors import CycleError
 from cycle.quick import acquire_lock, deployed_model_sha, outputs_current
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
-from pipeline.core.errors import CycleError
-from pipeline.monitor.changes import config_recorded, find_changes, load_state, save_state
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def _check_deployed_model(settings: Settings, deployed) -> None:

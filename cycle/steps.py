@@ -16,13 +16,14 @@ from sklearn.exceptions import ConvergenceWarning
 import diagnostics
 import reporting
 from cycle import estimating
+from cycle.changes import Changes
+from cycle.errors import CycleError
 from deployment import DeploymentError, adopt_existing, deploy
 from ingestion import run_ingestion
 from pipeline.api.client import call_endpoints, write_returns
 from pipeline.core import recorded
 from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import Deployed, current_deployment
-from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
 from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
@@ -33,7 +34,6 @@ from pipeline.ingest.merge import distinct_rows, summarize
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import evaluate_rows, score_model
 from pipeline.model.selection import loss_summary
-from pipeline.monitor.changes import Changes
 from pipeline.monitor.drift import LossDrift, data_drift
 from pipeline.monitor.verdict import (
     KEEP,
@@ -49,7 +49,7 @@ from pipeline.monitor.verdict import (
 from scoring import record_score, run_scoring
 from training import run_training
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def _fail(message: str, exc: BaseException):
@@ -154,7 +154,7 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
     """Run apicalls against the configured API, or a temporary one when it does not serve us."""
     import requests
 
-    from pipeline.api.local_server import running_server
+    from cycle.local_server import running_server
 
     # A token the server would refuse (too short) fails here in one line, before a temporary
     # server is started only to exit at once.

@@ -13,15 +13,15 @@ import logging
 import os
 import time
 
+from cycle.errors import CycleError
 from pipeline.core import recorded
 from pipeline.core.config import ConfigError, Settings
 from pipeline.core.deployed import current_deployment
-from pipeline.core.errors import CycleError
 from pipeline.core.history import History
 from pipeline.watch import alerts, events, files, health, ledger
 from pipeline.watch.deliver import Destinations
 
-logger = logging.getLogger("fullprocess")
+logger = logging.getLogger(__name__)
 
 
 def error_text(error: BaseException) -> str:

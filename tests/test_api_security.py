@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import create_app
-from pipeline.api.local_server import running_server
+from cycle.local_server import running_server
 from tests.helpers import CONFIG, watch_opens, write_config
 
 ONE = {"lastmonth_activity": 10, "lastyear_activity": 500, "number_of_employees": 20}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.api.local_server import free_port, running_server
+from cycle.local_server import free_port, running_server
 from pipeline.core.config import ConfigError
 from reporting import build_risk_list
 from tests.helpers import run_script
@@ -56,7 +56,7 @@ def test_a_short_token_stops_apicalls_and_the_cycle_before_anything_is_sent(
     def no_server(*args, **kwargs):
         raise AssertionError("a server was started for a token it would refuse")
 
-    monkeypatch.setattr("pipeline.api.local_server.running_server", no_server)
+    monkeypatch.setattr("cycle.local_server.running_server", no_server)
     with pytest.raises(ConfigError, match="fewer than 16"):
         cycle.steps.call_api_endpoints(redeployed, 2)
 

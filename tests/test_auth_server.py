@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from cycle.local_server import running_server
 from pipeline.api.auth import SESSION_COOKIE
-from pipeline.api.local_server import running_server
 from tests.helpers import CONFIG, write_config
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pipeline.api.local_server import running_server
+from cycle.local_server import running_server
 from pipeline.report.risk import read_risk_list
 from tests.helpers import HOSTILE, add_hostile_clients, build_story, token_config
 from tools.browser import (

@@ -28,9 +28,9 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from cycle.local_server import free_port
 from cycle.run import run_cycle
 from deployment import deploy, rollback
-from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import current_deployment, load_deployed_model, version_dirs
 from pipeline.core.files import sha256_file

@@ -17,7 +17,7 @@ import sys
 import pandas as pd
 import pytest
 
-from pipeline.api.local_server import running_server
+from cycle.local_server import running_server
 from pipeline.core.deployed import load_deployed_model
 from pipeline.core.schema import FEATURES
 from tests.helpers import SHARED_COURSE_DATA, needs_course_data

@@ -50,7 +50,7 @@ def _failure_lines(stderr: str) -> list[str]:
     """The lines of stderr but the finding the cycle logs before failing here: the practice
     version's estimates do not hold on the source data (a warning, cycle.estimating)."""
     return [line for line in stderr.strip().splitlines()
-            if not re.match(r"\S+ WARNING fullprocess: finding: ", line)]
+            if not re.match(r"\S+ WARNING cycle\.estimating: finding: ", line)]
 
 
 def _copy(template: Path, tmp_path: Path) -> Path:

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from cycle import quick
+from cycle.local_server import free_port
 from cycle.run import run_cycle
-from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
 from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
@@ -288,8 +288,8 @@ def test_course_data_practice_then_production(tmp_path):
 
 def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkeypatch):
     import reporting
+    from cycle.errors import CycleError
     from deployment import rollback
-    from pipeline.core.errors import CycleError
 
     practice, production = (load_settings(cycle_project / name)
                             for name in ("config.practice.json", "config.json"))
@@ -395,7 +395,7 @@ def test_a_file_unreadable_once_is_ingested_once_readable(production, datasets, 
 
 
 def test_when_every_file_becomes_unusable_the_cycle_fails_and_says_so(production):
-    from pipeline.core.errors import CycleError
+    from cycle.errors import CycleError
 
     for path in production.input_folder.glob("*.csv"):
         path.write_text(path.read_text().replace(",", ";"))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from cycle.local_server import free_port
 from cycle.run import run_cycle
-from pipeline.api.local_server import free_port
 from pipeline.core.config import load_settings
 from pipeline.core.processes import dies_with_this_process
 from tests.helpers import CONFIG, PRACTICE, PROJECT, QUIET, write_config
@@ -41,9 +41,9 @@ POINTS = (
     "diagnostics.run_diagnostics",
     "reporting.build_report",
     "cycle.steps.call_api_endpoints",
-    "pipeline.api.local_server.free_port",  # about to start the server
-    "pipeline.api.local_server.answers#1",  # just started: gunicorn is loading
-    "pipeline.api.local_server.answers#2",  # booting, its worker being forked
+    "cycle.local_server.free_port",  # about to start the server
+    "cycle.local_server.answers#1",  # just started: gunicorn is loading
+    "cycle.local_server.answers#2",  # booting, its worker being forked
     "pipeline.api.client.call_endpoints",  # serving: it answered /health
     "requests.Session.request#1",
     "requests.Session.request#3",
@@ -51,7 +51,7 @@ POINTS = (
     "os.killpg",  # about to stop it
     "subprocess.Popen.wait",  # stopping: SIGTERM sent, its worker finishing
     "pipeline.api.client.write_returns",
-    "pipeline.monitor.changes.save_state",
+    "cycle.changes.save_state",
 )
 # Killed while diagnostics runs this stage script on a scratch copy (measure_execution_time).
 TIMED = ("ingestion.py", "training.py", "scoring.py", "scoring.py")

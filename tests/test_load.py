@@ -33,7 +33,7 @@ def test_idle_connections_do_not_hold_up_the_next_request(deployed):
     import socket
     import urllib.request
 
-    from pipeline.api.local_server import running_server
+    from cycle.local_server import running_server
 
     with running_server(deployed.config_path, workers=1) as url:
         port = int(url.rsplit(":", 1)[1])

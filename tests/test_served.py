@@ -20,8 +20,8 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
+from cycle.local_server import running_server
 from pipeline.api.failures import record_failure
-from pipeline.api.local_server import running_server
 from tests.helpers import copy_project
 
 FORCED = "forced failure for the log test"
@@ -45,7 +45,7 @@ def failing(function):
     return call
 
 
-routes.risk_frame = failing(routes.risk_frame)
+routes.cached_risk_list = failing(routes.cached_risk_list)
 system.history_facts = failing(system.history_facts)
 app = create_app()
 '''
@@ -180,7 +180,7 @@ def failing(project, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError(FORCED)
 
-    monkeypatch.setattr(routes, "risk_frame", fail)
+    monkeypatch.setattr(routes, "cached_risk_list", fail)
     monkeypatch.setattr(system, "history_facts", fail)
     app = create_app(project.config_path)
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from pipeline.api.local_server import running_server
+from cycle.local_server import running_server
 from pipeline.watch import alerts, files, ledger
 from tests.helpers import write_config
 from tests.receivers import wait_for, webhook

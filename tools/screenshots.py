@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.api.local_server import free_port, running_server
+from cycle.local_server import free_port, running_server
 from pipeline.core.config import PROJECT_ROOT
 from pipeline.report.risk import read_risk_list
 from pipeline.web.routes import client_url

@@ -49,14 +49,14 @@ class KeptAnswers:
             return None
         current_key, key, headers, body = entry
         try:
-            if not _allowed(environ, auth) or current_key() != key:
+            if not environ_allowed(environ, auth) or current_key() != key:
                 return None
         except Exception:  # a missing model, an odd header...: Flask says what, and logs it
             return None
         return headers, body
 
 
-def _allowed(environ: dict, auth: Credentials | None) -> bool:
+def environ_allowed(environ: dict, auth: Credentials | None) -> bool:
     """Flask's guard (pipeline.api.routes.authenticate) on the same request: the same header,
     the cookie parsed by the same function as Flask's ``request.cookies``, the same address.
     The bearer token costs a constant-time compare and a look in the worker's list of waiting

@@ -16,7 +16,7 @@ import secrets
 
 from flask import request
 
-logger = logging.getLogger("app")
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # What a 500 answer says: it never names the error, whose text may hold paths or data.

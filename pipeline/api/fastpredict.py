@@ -26,7 +26,7 @@ from scipy.special import expit
 
 from pipeline.core.schema import FEATURES
 
-logger = logging.getLogger("app")
+logger = logging.getLogger(__name__)
 
 FAST_ROWS = 64  # past this many rows, the arithmetic is done with numpy arrays
 UNSURE = 1e-9  # probabilities this close to the threshold are left to the model itself

@@ -21,13 +21,13 @@ from pipeline.api.request_source import Source, choose_source, frame_of
 from pipeline.api.state import ApiState, api_state
 from pipeline.api.watching import health_answer
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import ESTIMATE_FILE, FINAL_DATA, RISK_SCORES
+from pipeline.core.names import ESTIMATE_FILE, FINAL_DATA
 from pipeline.core.outputs import latest_diagnostics
 from pipeline.core.schema import FEATURES
 from pipeline.data.final import missing_fractions, read_final_data, summarize_columns
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import predict_with_probability, score_model
-from pipeline.report.risk import read_risk_list
+from pipeline.report.risk import cached_risk_list
 
 MAX_TOP = 10_000
 
@@ -218,19 +218,6 @@ def diagnostics():
                    if deployed else None)
 
 
-def risk_frame():
-    """The whole written risk list (riskscores.csv), read once per version of the file.
-
-    Shared by /risk and the pages (pipeline.web); raises FileNotFoundError when there is none.
-    """
-    state = api_state()
-    path = state.settings.model_folder / RISK_SCORES
-    stamp = state.cache.stamp(path)
-    if stamp[0][1] is None:
-        raise FileNotFoundError(f"no risk list at {path}")
-    return state.cache.get("risk", stamp, lambda: read_risk_list(state.settings.model_folder))
-
-
 @api.get("/risk")
 def risk():
     """The ``top`` current clients most likely to leave, from riskscores.csv."""
@@ -238,7 +225,8 @@ def risk():
     if not (top.isascii() and top.isdigit()) or not 1 <= int(top) <= MAX_TOP:
         abort(400, description=f"top must be a whole number from 1 to {MAX_TOP}")
     try:
-        frame = risk_frame().head(int(top))
+        state = api_state()
+        frame = cached_risk_list(state.cache, state.settings.model_folder).head(int(top))
     except FileNotFoundError:
         abort(503, description="no risk list yet: run reporting.py")
     return jsonify(clients=frame.to_dict(orient="records"), count=len(frame))

@@ -20,7 +20,7 @@ from pipeline.core.config import Settings, api_token
 from pipeline.core.deployed import NoDeployment, current_deployment
 from pipeline.core.names import CURRENT, MODEL_FILE
 
-logger = logging.getLogger("app")
+logger = logging.getLogger(__name__)
 
 EXTENSION = "risk"
 

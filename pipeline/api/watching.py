@@ -22,7 +22,7 @@ from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.watch import alerts, events, health, ledger
 from pipeline.watch.deliver import Destinations
 
-logger = logging.getLogger("app")
+logger = logging.getLogger(__name__)
 
 EXTENSION = "risk.watch"
 TRY_EVERY = 60.0  # seconds between one worker's attempts to raise the stale alert

@@ -53,7 +53,7 @@ from pipeline.ingest.merge import (
     tagged_rows,
 )
 
-logger = logging.getLogger("ingestion")
+logger = logging.getLogger(__name__)
 
 
 def forget(settings: Settings) -> list[str]:

@@ -1,7 +1,7 @@
 """Laying out report pages: A4 figures filled from top to bottom with text, tables and plots.
 
-matplotlib is imported inside the functions (Agg backend, no pyplot state), so importing this
-module costs nothing. A page keeps the text it draws, which makes a PDF report testable.
+Its figures come from pipeline.report.figures (Agg backend, no pyplot state, matplotlib imported
+only when one is made). A page keeps the text it draws, which makes a PDF report testable.
 """
 
 from __future__ import annotations
@@ -9,24 +9,13 @@ from __future__ import annotations
 import textwrap
 from datetime import datetime, timedelta
 
+from pipeline.report.figures import new_figure
+
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.08, 0.92, 0.95, 0.06
 LINE, ROW = 0.0165, 0.0185
 _CHAR = 4.7 / 72  # inches per character of 8-point table text, generously
 _WRAP = 104  # characters per line of 9-point text across the page
-
-
-def new_figure(size: tuple[float, float]):
-    """A matplotlib Figure drawn by the Agg backend, outside pyplot's global state."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 class Page:

@@ -49,6 +49,17 @@ def read_risk_list(model_folder: Path, top: int | None = None) -> pd.DataFrame:
     return frame if top is None else frame.head(top)
 
 
+def cached_risk_list(cache, model_folder: Path) -> pd.DataFrame:
+    """The whole written risk list, read once per version of riskscores.csv: the reading that
+    /risk (pipeline.api.routes) and the pages (pipeline.web.tables) share. cache is the worker's
+    FileCache (pipeline.api.state: ``stamp(*paths)``, ``get(name, stamp, compute)``).
+
+    Raises FileNotFoundError when there is none (and keeps nothing: the next call looks again).
+    """
+    stamp = cache.stamp(Path(model_folder) / RISK_SCORES)
+    return cache.get("risk", stamp, lambda: read_risk_list(model_folder))
+
+
 def write_risk_list(frame: pd.DataFrame, path: Path) -> None:
     """Write a risk list as CSV, atomically, with pyarrow's writer: ten times pandas' speed on a
     million clients (its floats read back the same; text is quoted, and protected from being

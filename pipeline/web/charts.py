@@ -6,37 +6,22 @@ come in bursts (several in a minute, then nothing for weeks), which a time axis 
 
 from __future__ import annotations
 
-import io
-import threading
-
 from pipeline.core.decisions import Decision
-from pipeline.report.pdf import new_figure
-from pipeline.web.format import parse_time
+from pipeline.report.figures import svg_figure
+from pipeline.web.format import tick_time
 
-# matplotlib's settings are one per process, and rc_context restores them on leaving: two
-# threads of a worker drawing at once would each draw with the other's (or the defaults).
-_DRAW = threading.Lock()
-
-MAX_EVENTS = 60
-
-
-def _label(time: str) -> str:
-    moment = parse_time(time)
-    return moment.strftime("%m-%d\n%H:%M") if moment else "?"
+MAX_EVENTS = 60  # the latest shown; the charts of the estimate (pipeline.web.estimates) too
 
 
 def score_history_svg(deployments: list[dict], decisions: list[Decision]) -> bytes:
     """The deployed model's F1 over deployments, and each drift check's score and threshold."""
-    import matplotlib
-
     events = sorted([(d.get("time") or "", 0, d) for d in deployments] +
                     [(x.time, 1, x) for x in decisions
                      if x.new_score is not None or x.threshold is not None],
                     key=lambda e: (e[0], e[1]))
     shown = events[-MAX_EVENTS:]
-    with _DRAW, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "risk",
-                                       "font.size": 10}):
-        fig = new_figure((8.0, 3.6))
+
+    def draw(fig) -> None:
         ax = fig.add_subplot()
         xs = list(range(len(shown)))
         step_x, step_y = [], []
@@ -64,7 +49,7 @@ def score_history_svg(deployments: list[dict], decisions: list[Decision]) -> byt
                 ax.plot(*zip(*limits, strict=True), "_", color=color, ms=18, mew=2)
         if any(kind == 1 for _, kind, _ in shown):
             ax.plot([], [], "_", color="#444444", ms=14, mew=2, label="threshold of the test")
-        ax.set_xticks(xs, [_label(time) for time, _, _ in shown], fontsize=8)
+        ax.set_xticks(xs, [tick_time(time) for time, _, _ in shown], fontsize=8)
         if len(xs) > 12:
             for i, tick in enumerate(ax.get_xticklabels()):
                 tick.set_visible(i % max(1, len(xs) // 12) == 0)
@@ -80,7 +65,5 @@ def score_history_svg(deployments: list[dict], decisions: list[Decision]) -> byt
             ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
         else:
             ax.text(0.5, 0.5, "nothing recorded yet", ha="center", transform=ax.transAxes)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+
+    return svg_figure((8.0, 3.6), draw)

@@ -3,7 +3,6 @@ estimates over time from the history (the chart of its band), and the self-check
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 
@@ -11,9 +10,9 @@ from pipeline.api.state import ApiState
 from pipeline.core import recorded
 from pipeline.core.history import History
 from pipeline.core.names import ESTIMATE_FILE
-
-# The charts' drawing lock and time labels: one matplotlib state per process (charts.py).
-from pipeline.web.charts import _DRAW, MAX_EVENTS, _label
+from pipeline.report.figures import svg_figure
+from pipeline.web.charts import MAX_EVENTS
+from pipeline.web.format import tick_time
 
 BOOK = "current book"  # cycle/estimating.py's name for the book's entry
 
@@ -60,14 +59,9 @@ def estimate_svg(book_history: list[dict], broken: set[int] = frozenset()) -> by
     """The current book's estimated F1 and its band at each estimate, with the deployed
     version's F1 on the test data for comparison; a cross on the estimates of a version whose
     estimates a self-check found not to hold (``broken``)."""
-    import matplotlib
-
-    from pipeline.report.pdf import new_figure
-
     shown = book_history[-MAX_EVENTS:]
-    with _DRAW, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "risk",
-                                       "font.size": 10}):
-        fig = new_figure((8.0, 3.2))
+
+    def draw(fig) -> None:
         ax = fig.add_subplot()
         xs = list(range(len(shown)))
         if shown:
@@ -92,10 +86,8 @@ def estimate_svg(book_history: list[dict], broken: set[int] = frozenset()) -> by
         every = max(1, len(xs) // 12)  # at most a dozen labels: the rest would overlap
         ax.set(xlim=(-0.6, max(len(shown) - 0.4, 0.6)), ylim=(0, 1), ylabel="F1",
                title="The current book's estimated F1 over time")
-        ax.set_xticks(xs[::every], [f"v{e.get('model_version')}\n{_label(e['time'])}"
+        ax.set_xticks(xs[::every], [f"v{e.get('model_version')}\n{tick_time(e['time'])}"
                                     for e in shown[::every]], fontsize=8)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+
+    return svg_figure((8.0, 3.2), draw)

@@ -25,6 +25,12 @@ FIGURE_LABELS = {
 }
 
 
+def tick_time(time: str) -> str:
+    """A recorded time as a chart's tick label: month-day over hours:minutes ("?" unreadable)."""
+    moment = parse_time(time)
+    return moment.strftime("%m-%d\n%H:%M") if moment else "?"
+
+
 def feature_label(name: str) -> str:
     """A feature's name as people say it."""
     return FEATURE_LABELS.get(name, name.replace("_", " "))

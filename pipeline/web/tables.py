@@ -20,7 +20,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.api.routes import risk_frame
 from pipeline.api.state import ApiState
 from pipeline.core.deployed import read_version, version_dirs
 from pipeline.core.modelfile import ModelIntegrityError
@@ -29,6 +28,7 @@ from pipeline.core.schema import AFTER_ROWS, BATCH, ID, TARGET
 from pipeline.data.book import read_unlabelled
 from pipeline.data.final import read_final_data
 from pipeline.report.explain import TOP_CONTRIBUTION, TOP_FACTOR, read_reference
+from pipeline.report.risk import cached_risk_list
 from pipeline.web.format import feature_label, odds
 
 PAGE_SIZE = 50
@@ -174,7 +174,8 @@ def risk_view(state: ApiState) -> RiskView:
     """The RiskView of the written risk list (FileNotFoundError when there is none)."""
     stamp = state.cache.stamp(state.settings.model_folder / RISK_SCORES)
     # Stamped before reading: a file replaced meanwhile is read again on the next request.
-    return state.cache.get("web.risk", stamp, lambda: RiskView(risk_frame()))
+    return state.cache.get("web.risk", stamp, lambda: RiskView(
+        cached_risk_list(state.cache, state.settings.model_folder)))
 
 
 def _names(column: pd.Series) -> pa.Array:

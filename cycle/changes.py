@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cycle.errors import CycleError
 from pipeline.core.config import Settings
-from pipeline.core.errors import CycleError
 from pipeline.core.files import atomic_write_text
 from pipeline.core.names import CONFIGS_KEY, SEEN_FILES
 from pipeline.ingest.inputs import InputFile, compare_folder, scan_input_folder

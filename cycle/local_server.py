@@ -1,4 +1,9 @@
-"""Starting and stopping an API server on loopback, for tools that need one for a while."""
+"""Starting and stopping an API server on loopback for a while: the cycle's API calls when no
+API of its deployment serves (cycle.steps), and tools, benchmarks and tests that need one.
+
+It starts an entry point (``gunicorn wsgi:app``) as a process, which is why it lives in the
+cycle, above the library: pipeline/ starts no entry point.
+"""
 
 from __future__ import annotations
 
