@@ -45,6 +45,7 @@ from pipeline.ingest.outcome import IngestResult, ingested_line
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_DIGITS = 15  # as fastcsv's plainest form: every such integer is exact as a float
+_GRAPHIC = frozenset(map(chr, range(0x21, 0x7F)))  # what a plain name begins and ends with
 
 
 def parse_plain(data: bytes) -> tuple[PlainRows, str | None] | None:
@@ -68,22 +69,19 @@ def parse_plain(data: bytes) -> tuple[PlainRows, str | None] | None:
         lines.pop()
     if len(lines) < 2:
         return None  # header only: the general parser says so
-    names, cells = [], []
+    rows = [line.split(",") for line in lines[1:]]
+    if any(len(row) != width for row in rows):
+        return None  # ragged, or a blank line
     at, others = index[0], index[1:]
-    for line in lines[1:]:
-        row = line.split(",")
-        if len(row) != width:
-            return None  # ragged, or a blank line
-        name = row[at]
-        if not name or not ("!" <= name[0] <= "~" and "!" <= name[-1] <= "~"):
-            return None
-        names.append(name)
-        cells.extend([row[i] for i in others])
+    names = [row[at] for row in rows]
+    if not all(name and name[0] in _GRAPHIC and name[-1] in _GRAPHIC for name in names):
+        return None
+    cells = [row[i] for row in rows for i in others]
     joined = "".join(cells)
     if not (joined.isascii() and joined.isdigit()) \
             or not 0 < min(map(len, cells)) <= max(map(len, cells)) <= _MAX_DIGITS:
         return None
-    numbers = np.array(cells).astype(np.int64).reshape(len(names), len(others))
+    numbers = np.array(list(map(int, cells)), dtype=np.int64).reshape(len(names), len(others))
     if numbers[:, -1].max() > 1:  # exited 0 or 1
         return None
     return PlainRows(names, numbers), note
@@ -210,8 +208,9 @@ def append_plain_files(settings: Settings, recorded: dict, added: list[InputFile
     for r, count in zip(results, dropped, strict=True):
         r.duplicates_dropped = int(count)
     keep = np.flatnonzero(~drop)
-    lines = [",".join([names[i], *map(str, values)]).encode("utf-8") + b"\n"
-             for i, values in zip(keep, numbers[keep].tolist(), strict=True)]
+    text = [f"{names[i]},{a},{b},{c},{d}\n"
+            for i, (a, b, c, d) in zip(keep, numbers[keep].tolist(), strict=True)]
+    lines = [line.encode("utf-8") for line in text]
     starts = np.cumsum([recorded["finaldata_size"], *map(len, lines)])[:-1]
     size, _ = append_at(out / FINAL_DATA, recorded["finaldata_size"],
                         lambda handle: write_lines(lines, handle))
