@@ -1,10 +1,10 @@
 """Merging the files of one ingestion into the outputs: finaldata.csv, rejected.csv and
 ingestedfiles.txt, exact duplicates dropped by row hash (first kept).
 
-Shared by the full rebuild (ingestion.py) and the incremental append (pipeline.ingest.incremental),
-so that both write the same outputs from the same rules. rejected.csv is for people (its text is
-protected from being run by a spreadsheet: pipeline.core.spreadsheet); finaldata.csv is the data,
-written exactly.
+Shared by the rebuild (pipeline.ingest.rebuild) and the general append
+(pipeline.ingest.incremental), so that both write the same outputs from the same rules.
+rejected.csv is for people (its text is protected from being run by a spreadsheet:
+pipeline.core.spreadsheet); finaldata.csv is the data, written exactly.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Loading the file and reading its header are pipeline.ingest.loading's (no pandas there).
 
 A file that cannot be used at all is set aside with its reason; a bad row is rejected with its
-line number, every problem it has and its raw values; the good rows go on. ingestion.py merges
-the results of every file; scoring.py and the API read single files with the same rules.
+line number, every problem it has and its raw values; the good rows go on. The rebuild merges
+the results of every file (pipeline.ingest.rebuild); scoring.py and the API read single files
+with the same rules.
 """
 
 from __future__ import annotations
