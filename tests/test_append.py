@@ -87,7 +87,8 @@ def test_plain_files_are_appended_without_pandas_as_a_rebuild_writes_them(inputs
 
 
 @pytest.mark.parametrize("row", ["fizz,-1,2,3,0", " core ,0,0,1,0", "half,1.5,2,3,0",
-                                 '"Smith, Jr.",1,1,1,0', "dune,4,48,9,2", "dune,4,,9,1"])
+                                 '"Smith, Jr.",1,1,1,0', "dune,4,48,9,2", "dune,4,,9,1",
+                                 "dune,4,48,9", "", "dune,0x1F,48,9,1", "dune,٣,48,9,1"])
 def test_a_file_that_is_not_plain_is_appended_by_the_general_path(inputs, row):
     (inputs.input_folder / "a.csv").write_bytes(csv_bytes(OLD))
     run_ingestion(inputs)

@@ -61,27 +61,28 @@ def parse_plain(data: bytes) -> tuple[PlainRows, str | None] | None:
             return None
         body = body.replace(b"\r\n", b"\n")
     try:
-        lines = body.decode("utf-8").split("\n")
-        index, width, note = read_header(lines[0].split(","))
+        text = body.decode("utf-8")
+        header, _, rest = text.partition("\n")
+        index, width, note = read_header(header.split(","))
     except (UnicodeDecodeError, UnusableFile):  # an unlabelled batch among them
         return None
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) < 2:
+    rest = rest.removesuffix("\n")
+    if not rest:
         return None  # header only: the general parser says so
-    rows = [line.split(",") for line in lines[1:]]
-    if any(len(row) != width for row in rows):
+    if any(line.count(",") != width - 1 for line in rest.split("\n")):
         return None  # ragged, or a blank line
-    at, others = index[0], index[1:]
-    names = [row[at] for row in rows]
+    cells = rest.replace("\n", ",").split(",")  # row after row: one column every width cells
+    names = cells[index[0]::width]
     if not all(name and name[0] in _GRAPHIC and name[-1] in _GRAPHIC for name in names):
         return None
-    cells = [row[i] for row in rows for i in others]
-    joined = "".join(cells)
-    if not (joined.isascii() and joined.isdigit()) \
-            or not 0 < min(map(len, cells)) <= max(map(len, cells)) <= _MAX_DIGITS:
-        return None
-    numbers = np.array(list(map(int, cells)), dtype=np.int64).reshape(len(names), len(others))
+    numbers = np.empty((len(names), len(index) - 1), dtype=np.int64)
+    for place, at in enumerate(index[1:]):
+        column = cells[at::width]
+        joined = "".join(column)
+        if not (joined.isascii() and joined.isdigit()) \
+                or not 0 < min(map(len, column)) <= max(map(len, column)) <= _MAX_DIGITS:
+            return None
+        numbers[:, place] = list(map(int, column))
     if numbers[:, -1].max() > 1:  # exited 0 or 1
         return None
     return PlainRows(names, numbers), note

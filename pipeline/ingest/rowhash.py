@@ -12,7 +12,6 @@ is imported only to read a frame's text buffers.
 from __future__ import annotations
 
 import functools
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -20,6 +19,8 @@ import numpy as np
 from pipeline.core.schema import COLUMNS, ID
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     import pandas as pd
 
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
