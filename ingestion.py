@@ -12,44 +12,28 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
 from pipeline.core.history import History
 from pipeline.core.names import FINAL_DATA, REJECTED
-from pipeline.ingest import batchread, incremental
-from pipeline.ingest.inputs import (
-    InputFile,
-    in_ingestion_order,
-    printable,
-    scan_input_folder,
-    skipped_entries,
-)
-from pipeline.ingest.merge import IngestResult, merge_with_hashes, summarize, write_outputs
-from pipeline.ingest.unlabelled import batch_frames, write_batches
+from pipeline.ingest.inputs import InputFile, printable, skipped_entries
+from pipeline.ingest.outcome import IngestResult, summarize
+from pipeline.ingest.update import update_outputs
 
 logger = logging.getLogger(__name__)
 
 
-def ingest_folder(folder: Path, order: Sequence[str] = ()) -> IngestResult:
-    """Read, validate and merge every *.csv file of a folder.
-
-    The files are merged in ingestion order: the names of ``order`` first, in that order, then
-    the others by name (pipeline.ingest.inputs.in_ingestion_order).
-    """
-    results = batchread.read_entries(in_ingestion_order(scan_input_folder(folder), order))
-    data, hashes, rows = merge_with_hashes(results)
-    for result in results:
-        if result.reason:
-            logger.warning("file %s set aside: %s", result.name, result.reason)
+def log_files(result: IngestResult) -> None:
+    """The log line of each file of a run, appended or rebuilt."""
+    verb = " appended" if result.mode == "append" else ""
+    for r in result.files:
+        if r.reason:
+            logger.warning("file %s set aside: %s", r.name, r.reason)
         else:
-            logger.info("file %s: %d rows read, %d accepted, %d rejected, %d duplicates%s",
-                        result.name, result.rows_read, result.rows_accepted,
-                        len(result.rejects), result.duplicates_dropped,
-                        f" ({result.note})" if result.note else "")
-    return IngestResult(data=data, files=results, hashes=hashes, hash_rows=rows)
+            logger.info("file %s%s: %d rows read, %d accepted, %d rejected, %d duplicates%s",
+                        r.name, verb, r.rows_read, r.rows_accepted, len(r.rejects),
+                        r.duplicates_dropped, f" ({r.note})" if r.note else "")
 
 
 def record_history(history: History, run_id: int, result: IngestResult,
@@ -73,26 +57,14 @@ def record_history(history: History, run_id: int, result: IngestResult,
 
 
 def run_ingestion(settings: Settings) -> IngestResult:
-    """Ingest the configured input folder, write the outputs and record the run."""
+    """Ingest the configured input folder, write the outputs (pipeline.ingest.update: an
+    append when it can, else a rebuild), log and record the run."""
     if not settings.input_folder.is_dir():
         raise FileNotFoundError(f"input folder not found: {settings.input_folder}")
     history = History(settings.history_db)
     with history.run("ingestion", settings.name) as run:
-        result = incremental.ingest_new_files(settings)  # None: a rebuild is needed
-        if result is None:
-            order = incremental.forget(settings)  # the files in the order they came
-            result = ingest_folder(settings.input_folder, order)
-            offsets: Future = Future()  # where finaldata.csv's rows begin, once written
-            with ThreadPoolExecutor(max_workers=1) as pool:  # the row index alongside the data
-                index = pool.submit(incremental.write_row_index, settings, result, offsets)
-                try:
-                    write_outputs(result, settings.output_folder, on_offsets=offsets.set_result)
-                finally:
-                    if not offsets.done():
-                        offsets.set_result(None)  # no data written: no index
-                segments = index.result()
-            write_batches(settings.output_folder, batch_frames(result.files))
-            incremental.remember(settings, result, segments)
+        result = update_outputs(settings)  # an append, or a rebuild from every file
+        log_files(result)
         skipped = skipped_entries(settings.input_folder)
         for entry in skipped:
             logger.warning("%s in %s skipped: %s", entry.name, settings.input_folder,

@@ -33,3 +33,9 @@ def limit_read_write(folder: Path, output: Path) -> int:
     output.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, output / "finaldata.csv")
     return table.num_rows
+
+
+if __name__ == "__main__":  # the usual way as a whole process: python -m bench.baseline IN OUT
+    import sys
+
+    print(baseline_ingest(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -45,7 +45,8 @@ SHIPPED = ("practicedata", "sourcedata", "testdata")
 # The code the 10M-row cycle is compared with, side by side: the last commit before issue 12.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "683780d")
 # The other sections of RESULTS.md, run after the performance one (python -m <name> runs one).
-SECTIONS: tuple[str, ...] = ("bench.quality", "bench.estimate", "bench.pages", "bench.watch")
+SECTIONS: tuple[str, ...] = ("bench.append_process", "bench.quality", "bench.estimate",
+                             "bench.pages", "bench.watch")
 
 
 def log(message: str) -> None:

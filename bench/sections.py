@@ -16,7 +16,7 @@ Written by `make bench` (`.venv/bin/python -m bench.run`). Each section below is
 benchmark that measures it, with the machine, commit and time of that run; a section can be
 run alone and then replaces only its own block."""
 # Where each section goes in the file.
-ORDER = ("performance", "quality", "smallsamples", "estimate", "pages", "watch")
+ORDER = ("performance", "append", "quality", "smallsamples", "estimate", "pages", "watch")
 
 
 def _blocks(text: str) -> dict[str, str]:

@@ -30,7 +30,8 @@ from pipeline.core.modelfile import ModelIntegrityError
 from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
 from pipeline.data.final import shared_final_data
-from pipeline.ingest.merge import distinct_rows, summarize
+from pipeline.ingest.merge import distinct_rows
+from pipeline.ingest.outcome import summarize
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import evaluate_rows, score_model
 from pipeline.model.selection import loss_summary

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion import ingest_folder
 from pipeline.core.schema import COLUMNS, FEATURES
 from pipeline.ingest import fastcsv, rowhash
 from pipeline.ingest.merge import integral_columns
+from pipeline.ingest.rebuild import ingest_folder
 from pipeline.ingest.records import UnusableFile, parse_csv_text
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None,

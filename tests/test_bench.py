@@ -154,3 +154,17 @@ def test_estimate_section_judges_every_target_of_the_issue(tmp_path, coverage, c
     assert len(missed) == len(failing)
     assert all(any(words in row for row in missed) for words in failing)
     assert "| 10,000,000 | 3.00 s | 2.50 s |" in text
+
+
+def test_the_append_section_judges_both_targets(tmp_path, monkeypatch):
+    from bench import append_process
+
+    monkeypatch.setattr(append_process, "OUT", tmp_path / "RESULTS.md")
+    small = {"rows": 1_000_000, "append": 0.2, "append_compiling": 0.25, "usual": 2.4,
+             "numpy": 0.1, "speedup": 12.0}
+    big = {"rows": 10_000_000, "append": 0.35, "append_compiling": 0.4, "usual": 20.0,
+           "numpy": 0.1, "speedup": 57.1}
+    append_process.write(small, big, 100.0)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| 12.0x (2,400 ms / 200 ms) | >= 10x | met |" in text
+    assert "| 1.75x (350 ms / 200 ms) | <= 1.5x | **not met** |" in text

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-import ingestion
 from ingestion import run_ingestion
 from pipeline.core.config import load_settings
+from pipeline.ingest import rebuild
 from tests.helpers import (
     FOREIGN,
     GOOD,
@@ -378,14 +378,14 @@ def file_still_being_written(folder, outside, monkeypatch):
 
 def file_vanishing_before_it_is_read(folder, outside, monkeypatch):
     (folder / "gone.csv").write_bytes(csv_bytes(FOREIGN))
-    real = ingestion.scan_input_folder
+    real = rebuild.scan_input_folder
 
     def scan_then_delete(where):
         found = real(where)
         (folder / "gone.csv").unlink()
         return found
 
-    monkeypatch.setattr(ingestion, "scan_input_folder", scan_then_delete)
+    monkeypatch.setattr(rebuild, "scan_input_folder", scan_then_delete)
     return Expect(refused={"gone.csv": "cannot read"})
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ingestion import run_ingestion
-from pipeline.ingest import incremental
+from pipeline.ingest import state
 from tests.helpers import NEW, OLD, csv_bytes, outputs, rebuilt
 
 
@@ -82,8 +82,8 @@ def test_many_appends_keep_the_index_small_and_exact(inputs, tmp_path):
         rows = [f"c{i},{i},{i},1,0" for i in range(n * 10, n * 10 + 30)]  # overlapping
         (inputs.input_folder / f"f{n:03d}.csv").write_bytes(csv_bytes(rows))
         assert run_ingestion(inputs).mode == "append"
-    state = incremental._load(inputs)
-    assert len(state["segments"]) <= 6
+    recorded = state.load(inputs)
+    assert len(recorded["segments"]) <= 6
     assert outputs(inputs.output_folder) == rebuilt(inputs, tmp_path)
 
 

@@ -17,7 +17,7 @@ import pytest
 from ingestion import main, run_ingestion
 from pipeline.core.config import Settings, load_settings
 from pipeline.core.schema import COLUMNS, FEATURES
-from pipeline.ingest import fastcsv
+from pipeline.ingest import append, fastcsv
 from tests.helpers import (
     FOREIGN,
     GOOD,
@@ -461,17 +461,21 @@ def test_outputs_leave_no_temporary_files(settings):
                      "ingestedfiles.txt", "rejected.csv"]
 
 
-def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch):
+@pytest.mark.parametrize("more, writer", [
+    (FOREIGN, (append, "write_lines")),  # plain rows: appended without pandas
+    ([*FOREIGN, "x,-1,2,3,0"], (fastcsv, "write_frame")),  # a bad row: the general append
+])
+def test_a_failed_write_keeps_the_previous_outputs(settings, monkeypatch, more, writer):
     (settings.input_folder / "good.csv").write_bytes(csv_bytes(GOOD))
     run_ingestion(settings)
     before = {p.name: p.read_bytes() for p in settings.output_folder.iterdir()}
-    (settings.input_folder / "more.csv").write_bytes(csv_bytes(FOREIGN))
+    (settings.input_folder / "more.csv").write_bytes(csv_bytes(more))
 
     def fail_halfway(frame, handle, **kwargs):
         handle.write(b"corporation,lastmonth")
         raise OSError("disk full")
 
-    monkeypatch.setattr(fastcsv, "write_frame", fail_halfway)
+    monkeypatch.setattr(*writer, fail_halfway)
     with pytest.raises(OSError, match="disk full"):
         run_ingestion(settings)
     after = {p.name: p.read_bytes() for p in settings.output_folder.iterdir()}
@@ -488,7 +492,7 @@ def test_a_line_of_only_commas_or_spaces_is_blank_not_a_bad_record(tmp_path, bla
     body = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
     body += "abcd,1,2,3,0\n" + blank + "\nefgh,4,5,6,1\n" + blank + "\n"
     (folder / "excel.csv").write_text(body)
-    from ingestion import ingest_folder
+    from pipeline.ingest.rebuild import ingest_folder
 
     result = ingest_folder(folder)
     assert result.rejects == []

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ingestion import run_ingestion
-from pipeline.ingest import incremental
+from pipeline.ingest import state
 from tests.helpers import NEW, OLD, csv_bytes, outputs, rebuilt
 
 
@@ -94,9 +94,9 @@ def test_the_order_survives_a_rebuild_that_dies_before_it_records_its_state(inpu
     (folder / "a.csv").write_bytes(csv_bytes(["ant,2,2,2,1"]))
     run_ingestion(inputs)
     appended = outputs(inputs.output_folder)
-    assert incremental.forget(inputs) == ["b.csv", "a.csv"]  # as a rebuild begins
+    assert state.forget(inputs) == ["b.csv", "a.csv"]  # as a rebuild begins
     # ... and is killed there: the state keeps the order, but nothing appends to it.
-    assert incremental._load(inputs) is None
+    assert state.load(inputs) is None
     (folder / "c.csv").write_bytes(csv_bytes(["cat,3,3,3,0"]))
     assert run_ingestion(inputs).mode == "rebuild"
     assert _names(inputs) == ["b.csv", "a.csv", "c.csv"]

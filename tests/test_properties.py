@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion import ingest_folder
 from pipeline.core.schema import COLUMNS
 from pipeline.ingest.inputs import printable
+from pipeline.ingest.rebuild import ingest_folder
 from pipeline.ingest.records import UnusableFile, parse_csv_text, validate_records
 from tests.helpers import HEADER
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.core.schema import COLUMNS, TARGET, UNLABELLED
-from pipeline.ingest.records import FileResult, MissingTarget, parse_bytes
+from pipeline.ingest.loading import FileResult, MissingTarget
+from pipeline.ingest.records import parse_bytes
 
 
 def all_target_empty(frame: pd.DataFrame, rejects: list[dict]) -> bool:

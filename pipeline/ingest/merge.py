@@ -1,17 +1,16 @@
 """Merging the files of one ingestion into the outputs: finaldata.csv, rejected.csv and
 ingestedfiles.txt, exact duplicates dropped by row hash (first kept).
 
-Shared by the full rebuild (ingestion.py) and the incremental append (pipeline.ingest.incremental),
-so that both write the same outputs from the same rules. rejected.csv is for people (its text is
-protected from being run by a spreadsheet: pipeline.core.spreadsheet); finaldata.csv is the data,
-written exactly.
+Shared by the rebuild (pipeline.ingest.rebuild) and the general append
+(pipeline.ingest.incremental), so that both write the same outputs from the same rules.
+rejected.csv is for people (its text is protected from being run by a spreadsheet:
+pipeline.core.spreadsheet); finaldata.csv is the data, written exactly.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,40 +22,8 @@ from pipeline.core.files import atomic_open
 from pipeline.core.names import FINAL_DATA, INGESTED_FILES, REJECTED
 from pipeline.core.schema import COLUMNS, FEATURES
 from pipeline.ingest import fastcsv, rowhash
-from pipeline.ingest.records import FileResult
-
-REJECT_COLUMNS = ("source_file", "line", "reason", "raw")
-# How rejected.csv is written (rejected_csv); an append only adds to a file written the same way.
-# 1: the csv module's, text as it came; 2: text protected for spreadsheets, quoted, LF.
-REJECTED_FORMAT = 2
-
-
-@dataclass
-class IngestResult:
-    """The merged data and what became of each file."""
-
-    data: pd.DataFrame
-    files: list[FileResult]
-    mode: str = "rebuild"  # or "append": data and files are then only what this run added
-    rows_total: int | None = None  # rows of finaldata.csv after an append
-    # (h1, h2, picks): the pairs h1[picks], h2[picks] are the row hashes (pipeline.ingest.rowhash)
-    # of data's rows, in ascending h1: the row index of a rebuild; hash_rows[k] is the row of
-    # data whose hashes are h1[picks[k]], h2[picks[k]].
-    hashes: tuple | None = field(default=None, repr=False)
-    hash_rows: np.ndarray | None = field(default=None, repr=False)
-    # append: for the accepted rows of the files (in order), True where a row repeats an earlier
-    # one of them; what distinct_rows would find again.
-    repeated: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def rows_kept(self) -> int:
-        """Rows of finaldata.csv after this run."""
-        return len(self.data) if self.rows_total is None else self.rows_total
-
-    @property
-    def rejects(self) -> list[dict]:
-        """Every rejected row and file, in file order."""
-        return [row for result in self.files for row in result.rejects]
+from pipeline.ingest.loading import FileResult, PlainRows
+from pipeline.ingest.outcome import REJECT_COLUMNS, IngestResult, ingested_line
 
 
 def integral_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,6 +63,13 @@ def _accepted_rows(files: list[FileResult]) -> tuple[pd.DataFrame, np.ndarray] |
     return merged, owners
 
 
+def plain_frame(rows: PlainRows) -> pd.DataFrame:
+    """The records of rows read without pandas (loading.PlainRows), as the readers' frames."""
+    frame = pd.DataFrame({col: rows.numbers[:, i] for i, col in enumerate(COLUMNS[1:])})
+    frame.insert(0, COLUMNS[0], pd.Series(rows.names, dtype=object))
+    return frame
+
+
 def file_hashes(files: list[FileResult]) -> tuple[np.ndarray, np.ndarray] | None:
     """The row hashes of the files' accepted rows in order (as _accepted_rows joins them), or
     None when a file was read without them."""
@@ -109,6 +83,9 @@ def distinct_rows(files: list[FileResult], repeated: np.ndarray | None = None) -
     """The accepted rows of the files, exact duplicates among them dropped (first kept), as
     ``pd.concat(frames).drop_duplicates()`` gives them, found through the files' row hashes
     (``repeated``: the duplicates, when an append of these very files found them already)."""
+    for result in files:  # rows the append of plain files read without pandas
+        if result.frame is None and result.plain is not None:
+            result.frame = plain_frame(result.plain)
     found = _accepted_rows(files)
     if found is None:
         return pd.DataFrame()
@@ -150,23 +127,6 @@ def merge_with_hashes(files: list[FileResult]
         merged = merged[list(COLUMNS)]
         rows = picks
     return integral_columns(merged), (found.h1, found.h2, picks), rows
-
-
-def ingested_line(result: FileResult) -> str:
-    """One line of ingestedfiles.txt: the file name, then tab-separated key=value fields."""
-    fields = [
-        result.name,
-        f"ingested_at={result.ingested_at}",
-        f"rows_read={result.rows_read}",
-        f"rows_accepted={result.rows_accepted}",
-        f"rows_rejected={len(result.rejects)}",
-        f"duplicates_dropped={result.duplicates_dropped}",
-        f"size={result.size}",
-        f"sha256={result.sha256}",
-    ]
-    if not result.labelled:  # a batch whose outcomes are not known yet: never trained on
-        fields.append("labels=none")
-    return "\t".join(fields)
 
 
 def parse_ingested_files(text: str) -> list[dict]:
@@ -216,21 +176,3 @@ def write_outputs(result: IngestResult, output_folder: Path,
     lines = [ingested_line(r) for r in result.files if r.usable]
     with atomic_open(output_folder / INGESTED_FILES, "w", encoding="utf-8") as handle:
         handle.write("".join(line + "\n" for line in lines))
-
-
-def summarize(result: IngestResult) -> dict:
-    """Counts of a run, for the log and the history (the unlabelled batches' only when there
-    are some: rows_kept counts finaldata.csv's rows, theirs are apart)."""
-    counts = {
-        "files": sum(r.usable for r in result.files),
-        "files_rejected": sum(not r.usable for r in result.files),
-        "rows_read": sum(r.rows_read for r in result.files),
-        "rows_rejected": sum(len(r.rejects) for r in result.files if r.usable),
-        "duplicates_dropped": sum(r.duplicates_dropped for r in result.files),
-        "rows_kept": result.rows_kept,
-    }
-    unlabelled = [r for r in result.files if r.usable and not r.labelled]
-    if unlabelled:
-        counts.update(unlabelled_files=len(unlabelled),
-                      unlabelled_rows=sum(r.rows_accepted for r in unlabelled))
-    return counts

@@ -1,91 +1,38 @@
 """Reading one CSV file of client records: decoding, parsing and the validation rules.
 
+Loading the file and reading its header are pipeline.ingest.loading's (no pandas there).
+
 A file that cannot be used at all is set aside with its reason; a bad row is rejected with its
-line number, every problem it has and its raw values; the good rows go on. ingestion.py merges
-the results of every file; scoring.py and the API read single files with the same rules.
+line number, every problem it has and its raw values; the good rows go on. The rebuild merges
+the results of every file (pipeline.ingest.rebuild); scoring.py and the API read single files
+with the same rules.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.core.files import sha256_bytes
-from pipeline.core.history import utc_now
 from pipeline.core.schema import COLUMNS, ID, TARGET
 from pipeline.ingest import fastcsv
 from pipeline.ingest.csvlines import LineRecords
-from pipeline.ingest.inputs import printable, safe_name
+from pipeline.ingest.inputs import printable
+from pipeline.ingest.loading import (
+    FileResult,
+    UnusableFile,
+    binary_reason,
+    load_input_file,
+    read_header,
+    refuse_file,
+)
 
 logger = logging.getLogger(__name__)
 
-_MAGIC = {
-    b"\x1f\x8b": "gzip-compressed",
-    b"PK\x03\x04": "a zip archive",
-    b"BZh": "bzip2-compressed",
-    b"\xfd7zXZ": "xz-compressed",
-    b"%PDF": "a PDF document",
-}
-_OTHER_DELIMITERS = (";", "\t", "|")
 RAW_LIMIT = 10_000  # characters of a rejected row kept in rejected.csv
-
-
-@dataclass
-class FileResult:
-    """What ingestion made of one input file."""
-
-    name: str
-    path: Path
-    size: int = 0
-    mtime: float = 0.0
-    mtime_ns: int = 0
-    sha256: str = ""
-    rows_read: int = 0
-    frame: pd.DataFrame | None = None
-    rejects: list[dict] = field(default_factory=list)
-    reason: str | None = None
-    note: str | None = None
-    duplicates_dropped: int = 0
-    hashes: tuple | None = field(default=None, repr=False)  # row hashes of frame (rowhash)
-    block: tuple | None = field(default=None, repr=False)  # (frame, begin, end) it slices
-    seconds: float = 0.0
-    ingested_at: str = ""
-    # False for an unlabelled batch (no exited column, or exited empty on every row): its rows
-    # hold schema.UNLABELLED and never reach finaldata.csv (pipeline.ingest.unlabelled).
-    labelled: bool = True
-
-    @property
-    def usable(self) -> bool:
-        """True when the file could be read as a table of client records."""
-        return self.reason is None
-
-    @property
-    def rows_accepted(self) -> int:
-        """Rows that passed validation (before duplicates are dropped)."""
-        return 0 if self.frame is None else len(self.frame)
-
-
-def refuse_file(path: Path, reason: str, result: FileResult | None = None) -> FileResult:
-    result = result or FileResult(name=safe_name(path.name), path=path)
-    result.reason = reason
-    result.rejects = [{"source_file": result.name, "line": "", "reason": f"file: {reason}",
-                       "raw": ""}]
-    return result
-
-
-def binary_reason(data: bytes) -> str | None:
-    """Why a file's bytes are not CSV text (an archive, a document, NUL bytes); else None."""
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            return f"{kind} file, not CSV text"
-    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary content (NUL bytes), not CSV text"
-    return None
 
 
 def _decode(data: bytes) -> tuple[str | None, str | None]:
@@ -107,36 +54,6 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
 def _raw(fields: list[str]) -> str:
     text = printable(",".join(fields))  # capped: rejected.csv must stay readable by csv readers
     return text if len(text) <= RAW_LIMIT else f"{text[:RAW_LIMIT]}... ({len(text)} characters)"
-
-
-class UnusableFile(ValueError):
-    """A file that cannot be read as a table of client records at all."""
-
-
-class MissingTarget(UnusableFile):
-    """A header with every column but exited: an unlabelled batch, where one is welcome."""
-
-
-def read_header(header: list[str], columns: tuple[str, ...] = COLUMNS
-                ) -> tuple[list[int], int, str | None]:
-    """(position of each of ``columns``, row width, note) of a header row; or UnusableFile."""
-    names = [cell.strip().lstrip("\ufeff").strip('"').lower() for cell in header]
-    if len(names) == 1:
-        for delim in _OTHER_DELIMITERS:
-            if delim in names[0]:
-                raise UnusableFile(f"wrong delimiter {delim!r}: fields must be separated "
-                                   "by commas")
-    missing = [col for col in columns if col not in names]
-    if missing:
-        found = ", ".join(printable(n) for n in names[:10])
-        kind = MissingTarget if missing == [TARGET] else UnusableFile
-        raise kind(f"missing columns {', '.join(missing)} (found: {found})")
-    doubled = [col for col in columns if names.count(col) > 1]
-    if doubled:
-        raise UnusableFile(f"repeated columns {', '.join(doubled)}")
-    extra = [printable(n) for n in names if n not in columns]
-    note = f"extra columns dropped: {', '.join(extra)}" if extra else None
-    return [names.index(col) for col in columns], len(names), note
 
 
 def parse_plain_bytes(data: bytes, name: str, columns: tuple[str, ...] = COLUMNS
@@ -250,30 +167,6 @@ def validate_records(rows: list[list[str]], lines: list[int], name: str,
     if ID in columns:
         accepted[ID] = accepted[ID].astype(object)
     return accepted, rejects
-
-
-def load_input_file(path: Path) -> tuple[FileResult, bytes | None]:
-    """A file's bytes with its size, time and checksum; None (and the reason) when set aside."""
-    started = time.perf_counter()
-    result = FileResult(name=path.name, path=path, ingested_at=utc_now())
-    try:
-        stat = path.stat()
-        result.size, result.mtime, result.mtime_ns = stat.st_size, stat.st_mtime, stat.st_mtime_ns
-        data = path.read_bytes()
-        after = path.stat()
-    except OSError as exc:
-        return refuse_file(path, f"cannot read: {exc.strerror or exc}", result), None
-    if len(data) != stat.st_size or (after.st_size, after.st_mtime_ns) != (stat.st_size,
-                                                                            stat.st_mtime_ns):
-        # Still being written: its rows are read whole by the next run (cycle), not half now.
-        return refuse_file(path, "file changed while it was being read (still being "
-                                  "written?): skipped this run, read again by the next",
-                           result), None
-    result.sha256 = sha256_bytes(data)
-    if not data.strip():
-        return refuse_file(path, "empty file", result), None
-    result.seconds = time.perf_counter() - started
-    return result, data
 
 
 def parse_bytes(result: FileResult, data: bytes, columns: tuple[str, ...] = COLUMNS

@@ -3,19 +3,25 @@
 A row's hash covers its five parsed values (the name as text, the numbers as float64), so two
 rows that ingestion parses to the same record hash alike however their files wrote them
 ("3" and "3.0"). Two independent 64-bit hashes make a 128-bit fingerprint.
+
+numpy only at import: the append of plain files (pipeline.ingest.append) hashes its rows with
+``plain_row_hashes``, the same function over a list of names and an array of numbers; pyarrow
+is imported only to read a frame's text buffers.
 """
 
 from __future__ import annotations
 
 import functools
-from concurrent.futures import Executor
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from pipeline.core.schema import COLUMNS, ID
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    import pandas as pd
 
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
@@ -44,11 +50,9 @@ def _byte_table(salt: int) -> np.ndarray:
 
 
 def _text_hashes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit hashes of each string, computed over pyarrow's buffers with numpy.
+    """Two 64-bit hashes of each string, computed over pyarrow's buffers with numpy."""
+    import pyarrow as pa  # a frame's names: their buffers without a copy
 
-    A string's hash under a salt is _mix(sum ^ _mix(length + salt)), where sum is the wrapping
-    sum of _mix(byte + 256 * place + salt) over its bytes (distinct pairs, distinct keys).
-    """
     text = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)]) \
         if not isinstance(values, pa.ChunkedArray) else values.cast(pa.large_string())
     text = text.combine_chunks()
@@ -57,14 +61,34 @@ def _text_hashes(values) -> tuple[np.ndarray, np.ndarray]:
     start, end = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[start:end] if end > start \
         else np.zeros(0, dtype=np.uint8)
+    return _buffer_hashes(offsets - start, data)
+
+
+def text_hashes(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """_text_hashes of a list of strings, without pyarrow: their UTF-8 bytes joined."""
+    encoded = [name.encode("utf-8") for name in names]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return _buffer_hashes(offsets, np.frombuffer(b"".join(encoded), dtype=np.uint8))
+
+
+def _buffer_hashes(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of each string of a buffer (string i: data[offsets[i]:offsets[i + 1]],
+    offsets from 0).
+
+    A string's hash under a salt is _mix(sum ^ _mix(length + salt)), where sum is the wrapping
+    sum of _mix(byte + 256 * place + salt) over its bytes (distinct pairs, distinct keys).
+    """
+    end = int(offsets[-1])
     lengths = np.diff(offsets)
-    begins = offsets[:-1] - start
+    begins = offsets[:-1]
     width = int(lengths.max()) if len(lengths) else 0
     same_width = len(lengths) > 0 and width == int(lengths.min())
     if same_width and width <= _TABLE_PLACES:  # names of one length (codes)
         places = data.reshape(len(lengths), width).T  # row j: the bytes at place j
     else:
-        position = np.arange(end - start, dtype=np.int64) - np.repeat(begins, lengths)
+        position = np.arange(end, dtype=np.int64) - np.repeat(begins, lengths)
         keys = data.astype(np.int64) + (position << 8)
     out = []
     for salt in _SALTS:
@@ -79,7 +103,7 @@ def _text_hashes(values) -> tuple[np.ndarray, np.ndarray]:
             # The sums of each string: differences of one wrapping cumulative sum.
             total = np.zeros(len(mixed) + 1, dtype=np.uint64)
             np.cumsum(mixed, out=total[1:])
-            sums = total[offsets[1:] - start] - total[begins]
+            sums = total[offsets[1:]] - total[begins]
         out.append(_mix(sums ^ _mix(lengths.astype(np.uint64) + salt)))
     return out[0], out[1]
 
@@ -95,31 +119,54 @@ def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> np.ndarray:
 
 
 def _chunk_hashes(part: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    scratch = np.empty(len(part), dtype=np.uint64)
-    mixed = []  # per column, its mixed value under each of the two salts
-    for position, col in enumerate(columns):
-        offset = np.uint64(position + 1) * _GOLDEN
+    def column(col: str):
         if col == ID:
             values = part[col].array
             arrow = getattr(values, "_pa_array", None)
-            first, second = _text_hashes(arrow if arrow is not None
-                                         else values.to_numpy(dtype=object))
+            return _text_hashes(arrow if arrow is not None else values.to_numpy(dtype=object))
+        return part[col].to_numpy(dtype=np.float64)
+
+    return _combine([column(col) for col in columns], len(part))
+
+
+def _combine(values: list, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The row hashes of ``rows`` rows from their columns' values, in column order: a pair of
+    text hashes (_text_hashes) for a text column, float64 numbers for any other."""
+    scratch = np.empty(rows, dtype=np.uint64)
+    mixed = []  # per column, its mixed value under each of the two salts
+    for position, value in enumerate(values):
+        offset = np.uint64(position + 1) * _GOLDEN
+        if isinstance(value, tuple):
+            first, second = value
             mixed.append((_mix_in_place(first + offset, scratch),
                           _mix_in_place(second + offset, scratch)))
         else:
             # + 0.0 turns -0.0 into 0.0: equal values, equal hashes. A number is the same
             # under both salts, so it is mixed once.
-            number = (part[col].to_numpy(dtype=np.float64) + 0.0).view(np.uint64)
+            number = (value + 0.0).view(np.uint64)
             value = _mix_in_place(number + offset, scratch)
             mixed.append((value, value))
     out = []
     for seed in range(2):
-        hashes = np.full(len(part), _SALTS[seed], dtype=np.uint64)
+        hashes = np.full(rows, _SALTS[seed], dtype=np.uint64)
         for pair in mixed:
             np.bitwise_xor(hashes, pair[seed], out=hashes)
             _mix_in_place(hashes, scratch)
         out.append(hashes)
     return out[0], out[1]
+
+
+def plain_row_hashes(names: list[str], numbers: np.ndarray, chunk: int = 65_536
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """row_hashes of the rows (names[i], *numbers[i]) of schema.COLUMNS, without pandas."""
+    out = (np.empty(len(names), dtype=np.uint64), np.empty(len(names), dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        for begin in range(0, len(names), chunk):
+            part = numbers[begin:begin + chunk].astype(np.float64)
+            first, second = _combine([text_hashes(names[begin:begin + chunk]),
+                                      *part.T.copy()], len(part))
+            out[0][begin:begin + len(first)], out[1][begin:begin + len(first)] = first, second
+    return out
 
 
 def row_hashes(frame: pd.DataFrame, columns: tuple[str, ...] = COLUMNS, chunk: int = 65_536,

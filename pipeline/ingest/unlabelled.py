@@ -88,11 +88,3 @@ def append_batches(output_folder: Path, size: int, frames: list[pd.DataFrame]) -
             handle.truncate(size)
             raise
         return handle.tell()
-
-
-def recorded_size(output_folder: Path) -> int:
-    """The size of unlabelleddata.csv now (0 when there is none)."""
-    try:
-        return os.stat(Path(output_folder) / UNLABELLED_DATA).st_size
-    except FileNotFoundError:
-        return 0
