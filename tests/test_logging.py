@@ -50,7 +50,7 @@ def test_the_modules_that_log_are_found():
     """The control: the cycle's, the API's and ingestion's loggers are all among them."""
     assert {"cycle.run", "cycle.steps", "cycle.estimating", "cycle.watching",
             "pipeline.api.failures", "pipeline.api.state",
-            "pipeline.ingest.incremental"} <= set(CYCLE_AND_LIBRARY)
+            "pipeline.ingest.records"} <= set(CYCLE_AND_LIBRARY)
 
 
 @pytest.mark.slow
