@@ -148,14 +148,18 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
-def cycle_stages(config: Path, code: Path = PROJECT) -> dict:
-    """One instrumented cycle (bench.cycle_stages of the code in ``code``): stage seconds,
+def cycle_stages(config: Path, code: Path = PROJECT, our_timers: bool = False) -> dict:
+    """One instrumented cycle of the code in ``code`` (timed by its own bench.cycle_stages, or
+    with ``our_timers`` by this tree's, so that two codes are timed alike): stage seconds,
     total, peak memory.
 
     tree_peak_mb is the largest sum of the resident memory of the cycle and its children,
     sampled every 0.2 s.
     """
-    proc = subprocess.Popen([PY, "-m", "bench.cycle_stages", "--config", str(config),
+    timers = ["-c", "import runpy, sys; sys.argv = sys.argv[1:]; "
+              "runpy.run_path(sys.argv[0], run_name='__main__')",
+              str(BENCH / "cycle_stages.py")] if our_timers else ["-m", "bench.cycle_stages"]
+    proc = subprocess.Popen([PY, *timers, "--config", str(config),
                              "--no-api"], cwd=code, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RISK_LOG_LEVEL": "WARNING"})
@@ -238,7 +242,7 @@ def _one_cycle(code: Path, prepared: Path) -> tuple[dict, Path]:
     copy = prepared.with_name(prepared.name + "-run")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(prepared, copy, symlinks=True)
-    figures = cycle_stages(copy / "config.json", code=code)
+    figures = cycle_stages(copy / "config.json", code=code, our_timers=True)
     if figures.get("exit") != 0:
         raise RuntimeError(f"the shipped cycle of {code} exited {figures.get('exit')}")
     return figures, copy
@@ -248,7 +252,10 @@ def _medians(runs: list[dict]) -> dict:
     stages = list(dict.fromkeys(stage for r in runs for stage in r["seconds"]))
     return {"seconds": {stage: statistics.median(r["seconds"].get(stage, 0.0) for r in runs)
                         for stage in stages},
+            "cpu": {stage: statistics.median(r["cpu"].get(stage, 0.0) for r in runs)
+                    for stage in stages},
             "total": statistics.median(r["total"] for r in runs),
+            "cpu_total": statistics.median(r["cpu_total"] for r in runs),
             "totals": [round(r["total"], 2) for r in runs],
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "tree_peak_mb": max(r["tree_peak_mb"] for r in runs)}
@@ -278,6 +285,7 @@ def target_shipped(runs: int = SHIPPED_RUNS) -> tuple[dict, Path]:
     if reference is not None:
         out["reference"]["commit"] = SHIPPED_REFERENCE
         out["ratio"] = out["ours"]["total"] / out["reference"]["total"]
+        out["cpu_ratio"] = out["ours"]["cpu_total"] / out["reference"]["cpu_total"]
     return out, last
 
 
