@@ -53,11 +53,11 @@ def _evaluate(model, deployed: Deployed, settings: Settings) -> dict:
 
 
 def evaluated_or_none(settings: Settings, deployed: Deployed | None = None) -> Evaluated | None:
-    """load_evaluated for a refresh; None when the model or the test data cannot be read (each
+    """load_evaluated for a refresh; None when the model or the test data cannot be used (each
     output then tries alone, and fails or says why as it would by itself)."""
     try:
         return load_evaluated(settings, deployed)
-    except (ModelIntegrityError, OSError, ValueError) as exc:
+    except Exception as exc:  # whatever it is, each output meets it again and says so
         logger.error("the deployed model or the test data cannot be used (%s): each output "
                      "tries alone", exc)
         return None
