@@ -42,8 +42,9 @@ from pipeline.core.packages import (
 )
 from pipeline.core.processes import dies_with_this_process
 from pipeline.core.schema import FEATURES
-from pipeline.data.final import FinalData, missing_fractions, read_final_data, summarize_columns
+from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_input_file, read_labelled_data
+from pipeline.report.facts import Evaluated
 
 logger = logging.getLogger(__name__)
 
@@ -74,44 +75,57 @@ def _test_or_given(data, settings: Settings) -> pd.DataFrame:
     return result.frame
 
 
+def _model(settings: Settings, model) -> object:
+    """The model given (already loaded and checked), else the deployed one, loaded here."""
+    return model if model is not None else load_deployed_model(settings.deployment_folder)[0]
+
+
 def model_predictions(data: pd.DataFrame | str | Path | None = None,
-                      settings: Settings | None = None) -> list[int]:
+                      settings: Settings | None = None, model=None) -> list[int]:
     """The deployed model's predictions (0 or 1), one per row: of the test data named by the
     config (config.json beside the scripts when no settings are given, as the course calls it
-    with no arguments), of a DataFrame, or of the CSV file at a path."""
+    with no arguments), of a DataFrame, or of the CSV file at a path. ``model``: the deployed
+    model already loaded (else it is loaded here)."""
     settings = settings or load_settings()
     frame = _test_or_given(data, settings)
-    model, _ = load_deployed_model(settings.deployment_folder)
-    return [int(p) for p in model.predict(_features(frame))]
+    return [int(p) for p in _model(settings, model).predict(_features(frame))]
 
 
-def model_probabilities(frame: pd.DataFrame, settings: Settings) -> list[float]:
-    """The deployed model's probability of attrition, one per row of frame."""
-    model, _ = load_deployed_model(settings.deployment_folder)
-    return [float(p) for p in model.predict_proba(_features(frame))[:, 1]]
+def model_probabilities(frame: pd.DataFrame, settings: Settings, model=None) -> list[float]:
+    """The deployed model's probability of attrition, one per row of frame (``model``: the
+    deployed model already loaded, else it is loaded here)."""
+    return [float(p) for p in _model(settings, model).predict_proba(_features(frame))[:, 1]]
 
 
-def summary_by_column(settings: Settings) -> dict[str, dict[str, float | None]]:
+def _data(settings: Settings, data: FinalData | None) -> FinalData:
+    """finaldata.csv: the one given (already read, or to be read once for several stages), else
+    the configuration's, read here."""
+    return data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
+
+
+def summary_by_column(settings: Settings, data: FinalData | None = None
+                      ) -> dict[str, dict[str, float | None]]:
     """Mean, median, std, min, max, quartiles and mode of each numeric column of finaldata.csv."""
-    return summarize_columns(read_final_data(settings.output_folder / FINAL_DATA))
+    return _data(settings, data).summary
 
 
-def missing_by_column(settings: Settings) -> dict[str, float]:
+def missing_by_column(settings: Settings, data: FinalData | None = None) -> dict[str, float]:
     """The fraction of missing values in each column of finaldata.csv."""
-    return missing_fractions(read_final_data(settings.output_folder / FINAL_DATA))
+    return _data(settings, data).missing
 
 
-def dataframe_summary(settings: Settings | None = None) -> list[float]:
+def dataframe_summary(settings: Settings | None = None,
+                      data: FinalData | None = None) -> list[float]:
     """The course's list: for each numeric column of finaldata.csv in turn, its mean, median
     and standard deviation (summary_by_column has these and more, by name)."""
-    summary = summary_by_column(settings or load_settings())
+    summary = summary_by_column(settings or load_settings(), data)
     return [stats[key] for stats in summary.values() for key in ("mean", "median", "std")]
 
 
-def missing_data(settings: Settings | None = None) -> list[float]:
+def missing_data(settings: Settings | None = None, data: FinalData | None = None) -> list[float]:
     """The course's list: the share of missing values of each column of finaldata.csv, in the
     file's column order (missing_by_column has them by name)."""
-    return list(missing_by_column(settings or load_settings()).values())
+    return list(missing_by_column(settings or load_settings(), data).values())
 
 
 def scratch_config(settings: Settings, folder: Path) -> Path:
@@ -247,7 +261,13 @@ def outdated_packages_list(settings: Settings | None = None, index_url: str | No
     return packages
 
 
-def _predictions_summary(settings: Settings) -> dict:
+def _predictions_summary(settings: Settings, evaluated: Evaluated | None) -> dict:
+    """The deployed model's predictions on the test data, counted: from its evaluation when
+    it was loaded and scored for the whole refresh (flagged rows are tp + fp), else here."""
+    if evaluated is not None:
+        counts = evaluated.evaluation
+        return {"model_version": evaluated.deployed.version, "data": str(settings.test_file),
+                "rows": counts["rows"], "predicted_exited": counts["tp"] + counts["fp"]}
     try:
         model, deployed = load_deployed_model(settings.deployment_folder)
         frame = read_labelled_data(settings.test_file)
@@ -260,20 +280,22 @@ def _predictions_summary(settings: Settings) -> dict:
 
 
 def run_diagnostics(settings: Settings, measure_time: bool | str = "history",
-                    check_packages: bool = True, fetch: Fetcher | None = None) -> dict:
+                    check_packages: bool = True, fetch: Fetcher | None = None, *,
+                    evaluated: Evaluated | None = None, data: FinalData | None = None) -> dict:
     """Run every diagnostic, record the figures in the history and write diagnostics.json.
 
     ``measure_time``: where the stage timings come from (stage_timings): True or "rerun" runs
     the scripts again, "history" reads the real runs' times, False leaves them out.
-    finaldata.csv is read here, or shared with the stages after this one (shared_final_data).
+    ``evaluated`` and ``data``: the deployed model loaded and scored on the test data, and
+    finaldata.csv, as the refresh that runs every output has them (else read here).
     """
     history = History(settings.history_db)
     with history.run("diagnostics", settings.name) as run:
-        data = FinalData.of(settings.output_folder / FINAL_DATA)
+        data = _data(settings, data)
         results = {
             "measured_at": utc_now(),
             "config": str(settings.config_path),
-            "predictions": _predictions_summary(settings),
+            "predictions": _predictions_summary(settings, evaluated),
             "summary": data.summary,
             "missing_data": data.missing,
             "execution_time": stage_timings(settings, measure_time),

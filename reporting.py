@@ -27,20 +27,24 @@ from pipeline.data.final import FinalData
 from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model as evaluate_model
 from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
-from pipeline.report.facts import ReportFacts
+from pipeline.report.facts import Evaluated, ReportFacts
 from pipeline.report.figures import new_figure
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.risk import rank_latest, read_risk_list, write_risk_list
 
-__all__ = ["build_report", "build_risk_list", "evaluate_deployed", "plot_confusion_matrix",
-           "read_risk_list", "score_clients", "score_model"]
+__all__ = ["build_report", "build_risk_list", "evaluate_deployed", "load_evaluated",
+           "plot_confusion_matrix", "read_risk_list", "score_clients", "score_model"]
 
 logger = logging.getLogger(__name__)
 
 
-def evaluate_deployed(settings: Settings) -> dict:
-    """The deployed model on the test data: its scores, ROC curve, version and data."""
-    return _evaluate(*load_deployed_model(settings.deployment_folder), settings)
+def load_evaluated(settings: Settings, deployed: Deployed | None = None) -> Evaluated:
+    """The deployed version (``deployed``, else the current one): its model loaded and checked
+    once, and scored on the test data once. Every output below takes it as ``evaluated``; given
+    none, each loads and scores for itself."""
+    deployed = deployed or current_deployment(settings.deployment_folder)
+    model = deployed.load_model()
+    return Evaluated(deployed, model, _evaluate(model, deployed, settings))
 
 
 def _evaluate(model, deployed: Deployed, settings: Settings) -> dict:
@@ -48,9 +52,25 @@ def _evaluate(model, deployed: Deployed, settings: Settings) -> dict:
     return {**scores, "version": deployed.version, "data": settings.test_file.name}
 
 
-def plot_confusion_matrix(settings: Settings) -> Path:
+def evaluated_or_none(settings: Settings, deployed: Deployed | None = None) -> Evaluated | None:
+    """load_evaluated for a refresh; None when the model or the test data cannot be used (each
+    output then tries alone, and fails or says why as it would by itself)."""
+    try:
+        return load_evaluated(settings, deployed)
+    except Exception as exc:  # whatever it is, each output meets it again and says so
+        logger.error("the deployed model or the test data cannot be used (%s): each output "
+                     "tries alone", exc)
+        return None
+
+
+def evaluate_deployed(settings: Settings, evaluated: Evaluated | None = None) -> dict:
+    """The deployed model on the test data: its scores, ROC curve, version and data."""
+    return (evaluated or load_evaluated(settings)).evaluation
+
+
+def plot_confusion_matrix(settings: Settings, evaluated: Evaluated | None = None) -> Path:
     """Write confusionmatrix.png: the deployed model's confusion matrix on the test data."""
-    evaluation = evaluate_deployed(settings)
+    evaluation = evaluate_deployed(settings, evaluated)
     fig = new_figure((6.4, 5.2))
     draw_confusion(fig.add_subplot(), evaluation)
     fig.tight_layout()
@@ -61,16 +81,16 @@ def plot_confusion_matrix(settings: Settings) -> Path:
     return path
 
 
-def score_model(settings: Settings | None = None) -> Path:
+def score_model(settings: Settings | None = None, evaluated: Evaluated | None = None) -> Path:
     """The course's call: write confusionmatrix.png of the deployed model on the test data
     (plot_confusion_matrix), reading config.json beside the scripts when no settings are
     given; returns the picture's path."""
-    return plot_confusion_matrix(settings or load_settings())
+    return plot_confusion_matrix(settings or load_settings(), evaluated)
 
 
-def _final_data(settings: Settings) -> FinalData:
-    """finaldata.csv: read here, or shared with the stages before this one (shared_final_data)."""
-    return FinalData.of(settings.output_folder / FINAL_DATA)
+def _final_data(settings: Settings, data: FinalData | None) -> FinalData:
+    """finaldata.csv: the one given (read once for a whole refresh), else read here."""
+    return data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
 
 
 def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
@@ -81,15 +101,24 @@ def _ranked(data: FinalData, model, deployed: Deployed) -> pd.DataFrame:
     return data.scored[sha]
 
 
-def score_clients(settings: Settings) -> tuple[pd.DataFrame, int]:
+def _model(settings: Settings, evaluated: Evaluated | None) -> tuple[object, Deployed]:
+    """(model, Deployed): the one given, else loaded and checked here."""
+    if evaluated is not None:
+        return evaluated.model, evaluated.deployed
+    return load_deployed_model(settings.deployment_folder)
+
+
+def score_clients(settings: Settings, evaluated: Evaluated | None = None,
+                  data: FinalData | None = None) -> tuple[pd.DataFrame, int]:
     """Every current client (pipeline.data.book: its latest record, of finaldata.csv or of an
     unlabelled batch) with the deployed model's probability, ranked (rank 1 = highest risk);
     and the model version."""
-    model, deployed = load_deployed_model(settings.deployment_folder)
-    return _ranked(_final_data(settings), model, deployed), deployed.version
+    model, deployed = _model(settings, evaluated)
+    return _ranked(_final_data(settings, data), model, deployed), deployed.version
 
 
-def build_risk_list(settings: Settings) -> pd.DataFrame:
+def build_risk_list(settings: Settings, evaluated: Evaluated | None = None,
+                    data: FinalData | None = None) -> pd.DataFrame:
     """Write riskscores.csv: every current client, riskiest first, with its explanation.
 
     Columns: corporation, probability, rank, the three features of the client's latest record,
@@ -97,8 +126,8 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     current client is one whose latest record has not exited: of finaldata.csv, or of an
     unlabelled batch that came after it (pipeline.data.book).
     """
-    model, deployed = load_deployed_model(settings.deployment_folder)
-    ranked = _ranked(_final_data(settings), model, deployed)
+    model, deployed = _model(settings, evaluated)
+    ranked = _ranked(_final_data(settings, data), model, deployed)
     version = deployed.version
     try:
         reference = read_reference(deployed.folder)
@@ -116,17 +145,23 @@ def build_risk_list(settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def gather_facts(settings: Settings) -> ReportFacts:
+def gather_facts(settings: Settings, evaluated: Evaluated | None = None,
+                 data: FinalData | None = None) -> ReportFacts:
     """Read the deployment, data, history and diagnostics the report is made of."""
     facts = ReportFacts(settings, History(settings.history_db), utc_now())
     model = None
     try:
-        facts.deployed = current_deployment(settings.deployment_folder)
-        model = facts.deployed.load_model()  # loaded once: every page shows the same version
-        facts.evaluation = _evaluate(model, facts.deployed, settings)
+        # loaded once (here, or for the whole refresh): every page shows the same version
+        if evaluated is not None:
+            facts.deployed, model = evaluated.deployed, evaluated.model
+            facts.evaluation = evaluated.evaluation
+        else:
+            facts.deployed = current_deployment(settings.deployment_folder)
+            model = facts.deployed.load_model()
+            facts.evaluation = _evaluate(model, facts.deployed, settings)
     except (ModelIntegrityError, OSError, ValueError) as exc:
         facts.model_error = str(exc)
-    data = _final_data(settings)
+    data = _final_data(settings, data)
     try:
         facts.records, facts.distinct = len(data.frame), int(data.latest[ID].count())
         facts.summary, facts.missing = data.summary, data.missing
@@ -146,11 +181,12 @@ class Report:
     pages: dict[str, list[str]]
 
 
-def build_report(settings: Settings) -> Report:
+def build_report(settings: Settings, evaluated: Evaluated | None = None,
+                 data: FinalData | None = None) -> Report:
     """Write report.pdf: model, scores, history, data, operations, ingestion and top clients."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    facts = gather_facts(settings)
+    facts = gather_facts(settings, evaluated, data)
     pages = render_pages(facts)
     path = settings.model_folder / REPORT
     version = facts.deployed.version if facts.deployed else "none"
@@ -173,11 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reporting failed: {exc}", file=sys.stderr)
         return 1
     status = 0
-    for label, write, name in (("confusion matrix", plot_confusion_matrix, CONFUSION_MATRIX),
-                               ("risk list", build_risk_list, RISK_SCORES),
-                               ("report", build_report, REPORT)):
+    # The model loaded and scored once, the data read once, for the three outputs.
+    evaluated, data = evaluated_or_none(settings), FinalData(settings.output_folder / FINAL_DATA)
+    for label, write, name in (
+            ("confusion matrix", lambda: plot_confusion_matrix(settings, evaluated),
+             CONFUSION_MATRIX),
+            ("risk list", lambda: build_risk_list(settings, evaluated, data), RISK_SCORES),
+            ("report", lambda: build_report(settings, evaluated, data), REPORT)):
         try:
-            write(settings)
+            write()
         except (ModelIntegrityError, OSError, ValueError) as exc:
             # The report says what is missing; the two model outputs cannot be made without it.
             print(f"{label} not written: {exc}", file=sys.stderr)

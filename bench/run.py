@@ -44,6 +44,9 @@ CONFIG = {"input_folder_path": "sourcedata", "output_folder_path": "ingesteddata
 SHIPPED = ("practicedata", "sourcedata", "testdata")
 # The code the 10M-row cycle is compared with, side by side: the last commit before issue 12.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "683780d")
+# The code the shipped re-deploying cycle is compared with: issue 21's "today" (14 s on 2 cores).
+SHIPPED_REFERENCE = os.environ.get("BENCH_SHIPPED_REFERENCE", "81bdcf6")
+SHIPPED_RUNS = 3 if QUICK else 5
 # The other sections of RESULTS.md, run after the performance one (python -m <name> runs one).
 SECTIONS: tuple[str, ...] = ("bench.append_process", "bench.quality", "bench.estimate",
                              "bench.pages", "bench.watch")
@@ -146,14 +149,18 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
-def cycle_stages(config: Path, code: Path = PROJECT) -> dict:
-    """One instrumented cycle (bench.cycle_stages of the code in ``code``): stage seconds,
+def cycle_stages(config: Path, code: Path = PROJECT, our_timers: bool = False) -> dict:
+    """One instrumented cycle of the code in ``code`` (timed by its own bench.cycle_stages, or
+    with ``our_timers`` by this tree's, so that two codes are timed alike): stage seconds,
     total, peak memory.
 
     tree_peak_mb is the largest sum of the resident memory of the cycle and its children,
     sampled every 0.2 s.
     """
-    proc = subprocess.Popen([PY, "-m", "bench.cycle_stages", "--config", str(config),
+    timers = ["-c", "import runpy, sys; sys.argv = sys.argv[1:]; "
+              "runpy.run_path(sys.argv[0], run_name='__main__')",
+              str(BENCH / "cycle_stages.py")] if our_timers else ["-m", "bench.cycle_stages"]
+    proc = subprocess.Popen([PY, *timers, "--config", str(config),
                              "--no-api"], cwd=code, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RISK_LOG_LEVEL": "WARNING"})
@@ -185,22 +192,23 @@ def scale_project(rows: int, code: Path = PROJECT, name: str = "scale") -> Path:
     return root
 
 
-def reference_code() -> Path | None:
-    """The code before issue 12 (REFERENCE, a commit of this repository), exported with git
-    archive under DATA; None where git or the commit is not there (BENCH_REFERENCE=none)."""
-    if REFERENCE == "none":
+def reference_code(commit: str = REFERENCE) -> Path | None:
+    """The code of an older commit of this repository (by default REFERENCE, the code before
+    issue 12), exported with git archive under DATA; None where git or the commit is not there
+    (or the commit is "none": BENCH_REFERENCE=none)."""
+    if commit == "none":
         return None
-    folder = DATA / f"reference-{REFERENCE}"
+    folder = DATA / f"reference-{commit}"
     if (folder / ".exported").exists():
         return folder
-    found = subprocess.run(["git", "cat-file", "-e", f"{REFERENCE}^{{commit}}"], cwd=PROJECT,
+    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=PROJECT,
                            capture_output=True)
     if found.returncode != 0:
-        log(f"reference commit {REFERENCE} not found: the cycle is not compared with it")
+        log(f"reference commit {commit} not found: nothing is compared with it")
         return None
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", REFERENCE], cwd=PROJECT, capture_output=True,
+    archive = subprocess.run(["git", "archive", commit], cwd=PROJECT, capture_output=True,
                              check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     (folder / ".exported").touch()
@@ -227,6 +235,59 @@ def target_scale() -> tuple[list[dict], Path, dict | None]:
         reference.update(rows=SCALE[-1], commit=REFERENCE)
         shutil.rmtree(root, ignore_errors=True)
     return results, last, reference
+
+
+def _one_cycle(code: Path, prepared: Path) -> tuple[dict, Path]:
+    """The production cycle of ``code`` on a fresh copy of a prepared project (the copy of the
+    run before is removed): its figures and the copy."""
+    copy = prepared.with_name(prepared.name + "-run")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(prepared, copy, symlinks=True)
+    figures = cycle_stages(copy / "config.json", code=code, our_timers=True)
+    if figures.get("exit") != 0:
+        raise RuntimeError(f"the shipped cycle of {code} exited {figures.get('exit')}")
+    return figures, copy
+
+
+def _medians(runs: list[dict]) -> dict:
+    stages = list(dict.fromkeys(stage for r in runs for stage in r["seconds"]))
+    return {"seconds": {stage: statistics.median(r["seconds"].get(stage, 0.0) for r in runs)
+                        for stage in stages},
+            "cpu": {stage: statistics.median(r["cpu"].get(stage, 0.0) for r in runs)
+                    for stage in stages},
+            "total": statistics.median(r["total"] for r in runs),
+            "cpu_total": statistics.median(r["cpu_total"] for r in runs),
+            "totals": [round(r["total"], 2) for r in runs],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "tree_peak_mb": max(r["tree_peak_mb"] for r in runs)}
+
+
+def target_shipped(runs: int = SHIPPED_RUNS) -> tuple[dict, Path]:
+    """6. The shipped re-deploying cycle: ours and the reference commit's, interleaved; the
+    medians of each, and ours / reference for the whole cycle and each stage; and the project
+    our last run left (both cycles run: what the targets after this one measure). No reference
+    (the commit not in this clone, or BENCH_SHIPPED_REFERENCE=none): ours alone."""
+    codes = {"ours": PROJECT}
+    reference = reference_code(SHIPPED_REFERENCE)
+    if reference is not None:
+        codes = {"reference": reference, **codes}
+    prepared = {label: shipped_project(code, f"shipped-{label}")
+                for label, code in codes.items()}
+    figures: dict[str, list[dict]] = {label: [] for label in codes}
+    for turn in range(runs):
+        for label, code in codes.items():
+            log(f"shipped: the re-deploying cycle of {label}, run {turn + 1} of {runs}")
+            found, copy = _one_cycle(code, prepared[label])
+            figures[label].append(found)
+            if label == "ours":
+                last = copy
+    out = {label: _medians(found) for label, found in figures.items()}
+    out["runs"] = runs
+    if reference is not None:
+        out["reference"]["commit"] = SHIPPED_REFERENCE
+        out["ratio"] = out["ours"]["total"] / out["reference"]["total"]
+        out["cpu_ratio"] = out["ours"]["cpu_total"] / out["reference"]["cpu_total"]
+    return out, last
 
 
 def target_quick_path(projects: dict[str, Path]) -> dict[str, dict]:
@@ -324,14 +385,16 @@ def target_incremental() -> dict:
             "growth_first": big["ours_first"] / small["ours_first"]}
 
 
-def shipped_project() -> Path:
-    """The shipped data after make run's two cycles; returns the root (production config)."""
-    root = make_project("shipped")
+def shipped_project(code: Path = PROJECT, name: str = "shipped") -> Path:
+    """The shipped files (the working tree's) after ``code``'s practice cycle: version 1
+    deployed, the production config's source files waiting; returns the root."""
+    root = make_project(name)
     for folder in SHIPPED:
         shutil.copytree(PROJECT / folder, root / folder, dirs_exist_ok=True)
     (root / "config.practice.json").write_text(json.dumps(
         {**CONFIG, "input_folder_path": "practicedata", "output_model_path": "practicemodels"}))
-    run(PY, "fullprocess.py", "--config", str(root / "config.practice.json"), "--no-api")
+    run(PY, "fullprocess.py", "--config", str(root / "config.practice.json"), "--no-api",
+        cwd=code)
     return root
 
 
@@ -484,9 +547,8 @@ def main() -> int:
 
     started = time.perf_counter()
     results: dict = {"machine": machine(), "quick": QUICK}
-    log("shipped data: per-stage times of the production cycle (target 6)")
-    shipped = shipped_project()
-    results["shipped"] = cycle_stages(shipped / "config.json")
+    log("target 6: the shipped re-deploying cycle, ours and the reference's side by side")
+    results["shipped"], shipped = target_shipped()
     log("target 3: full ingestion")
     results["full"] = target_full_ingestion()
     log("target 2: incremental ingestion")

@@ -34,7 +34,7 @@ from pipeline.core.history import History, utc_now
 from pipeline.core.names import ESTIMATE_FILE, FINAL_DATA
 from pipeline.core.schema import BATCH, FEATURES, TARGET
 from pipeline.data.book import batches_of, book_of
-from pipeline.data.final import FinalData, shared_final_data
+from pipeline.data.final import FinalData
 from pipeline.model.calibration import Calibration
 from pipeline.model.evaluate import predict_with_probability
 from pipeline.model.uncertainty import probability_draws
@@ -115,14 +115,17 @@ def raise_finding(history: History, run_id: int | None, kind: str, message: str,
     history.record_metrics(run_id, "finding", {kind: 1.0}, {**detail, "message": message})
 
 
-def run_estimate(settings: Settings, deployed: Deployed, model=None) -> dict:
+def run_estimate(settings: Settings, deployed: Deployed, model=None,
+                 data: FinalData | None = None) -> dict:
     """Estimate the deployed model on the current book and every unlabelled batch; write
-    estimate.json, record each entry and raise the findings. Returns what was written."""
+    estimate.json, record each entry and raise the findings. Returns what was written.
+    ``model`` and ``data``: the deployed model already loaded and finaldata.csv as the refresh
+    has them (else loaded and read here)."""
     history = History(settings.history_db)
     policy = Policy.of(settings)
     with history.run("estimate", settings.name) as run:
         model = model if model is not None else deployed.load_model()
-        data = FinalData.of(settings.output_folder / FINAL_DATA)
+        data = data if data is not None else FinalData(settings.output_folder / FINAL_DATA)
         book, batches = book_of(data), batches_of(data)
         tolerance = policy.drift_tolerance
         entries = [estimate_rows(model, deployed, book, BOOK, tolerance)]
@@ -202,11 +205,13 @@ def self_check(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame
 
 def refresh_book(settings: Settings, deployed: Deployed) -> dict:
     """After new data that left the deployed version in place: the estimate, then the risk list
-    and the report, which read the same book (the data read once). Returns the estimate."""
-    with shared_final_data():
-        record = run_estimate(settings, deployed)
-        reporting.build_risk_list(settings)
-        reporting.build_report(settings)
+    and the report, which read the same book (the data read once, the model loaded and scored
+    on the test data once). Returns the estimate."""
+    evaluated = reporting.evaluated_or_none(settings, deployed)
+    data = FinalData(settings.output_folder / FINAL_DATA)
+    record = run_estimate(settings, deployed, evaluated.model if evaluated else None, data)
+    reporting.build_risk_list(settings, evaluated, data)
+    reporting.build_report(settings, evaluated, data)
     return record
 
 

@@ -27,9 +27,9 @@ from pipeline.core.deployed import Deployed, current_deployment
 from pipeline.core.files import atomic_write_text
 from pipeline.core.history import History, utc_now
 from pipeline.core.modelfile import ModelIntegrityError
-from pipeline.core.names import OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
+from pipeline.core.names import FINAL_DATA, OUTPUTS_FILE, REJECTED, RETURNS_FILE, SAMPLE_FILE
 from pipeline.core.schema import FEATURES, TARGET
-from pipeline.data.final import shared_final_data
+from pipeline.data.final import FinalData
 from pipeline.ingest.merge import distinct_rows
 from pipeline.ingest.outcome import summarize
 from pipeline.ingest.records import read_labelled_data
@@ -114,18 +114,21 @@ def _run_steps(steps: list, deployed: Deployed, problems: list[str]) -> None:
 
 
 def _refresh_reports(settings: Settings, deployed: Deployed, problems: list[str]) -> None:
-    """Diagnostics, confusion matrix, risk list and report, reading finaldata.csv once: its
-    rows, statistics and ranking are shared (and freed when this returns)."""
-    with shared_final_data():
-        _run_steps([
-            ("estimate", lambda: estimating.run_estimate(settings, deployed)),  # for the report
-            ("diagnostics", lambda: diagnostics.run_diagnostics(
-                settings, measure_time=settings.measure_execution_time,
-                check_packages=settings.check_outdated_packages)),
-            ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings)),
-            ("risk list", lambda: reporting.build_risk_list(settings)),
-            ("report", lambda: reporting.build_report(settings)),
-        ], deployed, problems)
+    """The estimate, diagnostics, confusion matrix, risk list and report, handed what they
+    share: the deployed model loaded and scored on the test data once, and finaldata.csv read
+    once with its statistics and ranking (all freed when this returns)."""
+    evaluated = reporting.evaluated_or_none(settings, deployed)
+    data = FinalData(settings.output_folder / FINAL_DATA)
+    _run_steps([
+        ("estimate", lambda: estimating.run_estimate(  # for the report
+            settings, deployed, evaluated.model if evaluated else None, data)),
+        ("diagnostics", lambda: diagnostics.run_diagnostics(
+            settings, measure_time=settings.measure_execution_time,
+            check_packages=settings.check_outdated_packages, evaluated=evaluated, data=data)),
+        ("confusion matrix", lambda: reporting.plot_confusion_matrix(settings, evaluated)),
+        ("risk list", lambda: reporting.build_risk_list(settings, evaluated, data)),
+        ("report", lambda: reporting.build_report(settings, evaluated, data)),
+    ], deployed, problems)
 
 
 def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:

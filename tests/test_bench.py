@@ -32,7 +32,9 @@ def test_generator_bytes_and_references_agree_with_ingestion(tmp_path):
 def test_results_file_names_every_target(tmp_path):
     stages = {"seconds": {"ingest": 1.0, "train": 2.0}, "total": 4.0, "peak_rss_mb": 300.0}
     results = {
-        "machine": "2 cores", "quick": True, "seconds": 60.0, "shipped": stages,
+        "machine": "2 cores", "quick": True, "seconds": 60.0,
+        "shipped": {"ours": stages, "reference": dict(stages, total=5.0, commit="81bdcf6"),
+                    "ratio": 0.8, "runs": 3},
         "quick_path": {"shipped data": {"pass": 0.01, "cycle": 0.02, "ratio": 2.0}},
         "incremental": {"ours": 0.1, "baseline": 0.5, "ours_big": 0.12, "speedup": 5.0,
                         "growth": 1.2},
@@ -51,9 +53,13 @@ def test_results_file_names_every_target(tmp_path):
     write_results(json.loads(json.dumps(results)), tmp_path / "RESULTS.md")
     text = (tmp_path / "RESULTS.md").read_text()
     for target in ("< 3x", ">= 3x", "<= 1.5x", ">= 1.5x", "<= 2.5x", ">= 4x", ">= 100x",
-                   "< 4096 MiB", "<= 1.2x"):
+                   "< 4096 MiB", "<= 1.2x", "<= 0.60x"):
         assert target in text
     assert "**not met**" in text  # 50 s on 10x the rows: 1.25x per row
+    # the shipped cycle side by side, stage by stage: 0.80x is not the 0.60x asked
+    assert "| 6 | shipped re-deploying cycle: ours / 81bdcf6" in text
+    assert "0.80x (4.00 s / 5.00 s) | <= 0.60x | **not met**" in text
+    assert "| train | 2.00 | 2.00 | 1.00x |" in text
 
 
 

@@ -301,7 +301,7 @@ def test_reports_left_behind_by_a_dead_cycle_are_refreshed(cycle_project, monkey
     rollback(production)
     assert not _quick(production)
 
-    def broken(settings):
+    def broken(settings, *shared):
         raise OSError("disk full")
 
     monkeypatch.setattr(reporting, "build_report", broken)

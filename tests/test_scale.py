@@ -19,7 +19,7 @@ from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
 from pipeline.core.schema import ID
 from pipeline.data import final
-from pipeline.data.final import FinalData, read_final_data, shared_final_data, summarize_columns
+from pipeline.data.final import FinalData, read_final_data, summarize_columns
 from pipeline.ingest.merge import distinct_rows
 from pipeline.ingest.records import FileResult
 from pipeline.ingest.rowhash import row_hashes
@@ -152,15 +152,15 @@ def test_one_refresh_reads_finaldata_once_and_writes_what_each_stage_writes_alon
     monkeypatch.setattr(final, "read_final_data", lambda path: reads.append(path) or real(path))
     problems: list[str] = []
     steps._refresh_reports(deployed, current_deployment(deployed.deployment_folder), problems)
-    assert problems == [] and len(reads) == 1  # diagnostics, risk list, report: one read
+    assert problems == [] and len(reads) == 1  # estimate, diagnostics, risk list, report
     shared = (deployed.model_folder / "riskscores.csv").read_bytes()
     reporting.build_risk_list(deployed)  # alone: it reads the data itself
     facts = reporting.gather_facts(deployed)
     assert len(reads) == 3
     assert (deployed.model_folder / "riskscores.csv").read_bytes() == shared
-    with shared_final_data():
-        summary = FinalData.of(deployed.output_folder / "finaldata.csv").summary
-        together = reporting.gather_facts(deployed)  # takes what a stage before computed
+    data = FinalData(deployed.output_folder / "finaldata.csv")
+    summary = data.summary
+    together = reporting.gather_facts(deployed, data=data)  # takes what was computed before
     assert len(reads) == 4
     assert (together.records, together.distinct) == (facts.records, facts.distinct)
     assert together.summary == facts.summary == summary and together.missing == facts.missing

@@ -1,17 +1,13 @@
 """The ingested table (finaldata.csv): reading it, and describing it column by column.
 
-``FinalData`` reads the file once and computes what is derived from it once. Within a
-``shared_final_data()`` block, ``FinalData.of(path)`` gives the same one to every stage that
-describes the same data one after the other (the cycle's diagnostics, risk list and report).
+``FinalData`` reads the file once and computes what is derived from it once; the cycle makes one
+per refresh and hands it to every stage that describes the data (the estimate, diagnostics, the
+risk list and the report), as an argument.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,21 +93,6 @@ def latest_records(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(subset=ID, keep="last")
 
 
-_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_final_data",
-                                                                      default=None)
-
-
-@contextmanager
-def shared_final_data() -> Iterator[None]:
-    """Within the block, FinalData.of gives one FinalData per unchanged file (read once,
-    described once); they are freed when the block ends."""
-    token = _SHARED.set({})
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
-
-
 class FinalData:
     """finaldata.csv read once, and what is derived from it computed once (on first use).
 
@@ -123,22 +104,6 @@ class FinalData:
         self.path = Path(path)
         self.scored: dict[str, pd.DataFrame] = {}
         self.derived: dict[str, pd.DataFrame] = {}
-
-    @classmethod
-    def of(cls, path: Path) -> FinalData:
-        """The FinalData of path: shared within a shared_final_data() block while the file is
-        unchanged (same size, time and inode), else a new one."""
-        shared = _SHARED.get()
-        if shared is None:
-            return cls(path)
-        try:
-            stat = os.stat(path)
-            key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        except OSError:
-            return cls(path)  # it says why when read
-        if key not in shared:
-            shared[key] = cls(path)
-        return shared[key]
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:

@@ -1,5 +1,7 @@
 """What a report's pages share, gathered once by reporting.py (the deployment, its evaluation,
-the data and its ranking, the diagnostics); each page reads its own part of the history."""
+the data and its ranking, the diagnostics); each page reads its own part of the history. And
+``Evaluated``: the deployed model loaded and scored on the test data once, for every output of
+one refresh."""
 
 from __future__ import annotations
 
@@ -10,6 +12,18 @@ import pandas as pd
 from pipeline.core.config import Settings
 from pipeline.core.deployed import Deployed
 from pipeline.core.history import History
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The deployed version, its model (loaded once, checked against the manifest) and its
+    evaluation on the test data (score_model's scores with the ROC curve, the version and the
+    test file's name): what the estimate, diagnostics, the confusion matrix, the risk list and
+    the report of one refresh share."""
+
+    deployed: Deployed
+    model: object
+    evaluation: dict
 
 
 @dataclass
