@@ -149,11 +149,19 @@ def _prediction() -> dict:
                              "any field name): a header row and the three features; other "
                              "columns such as corporation and exited are not read. As a text "
                              "field, file names a CSV file like the other keys."}
+    # A body that names no source (say {} or a form of other fields) leaves the query string
+    # to name the file: other keys and fields are not read, as the server reads them.
+    query_names_it = {
+        "type": "object", "not": {"anyOf": [{"required": [key]}
+                                            for key in (*LOCATION_KEYS, *ROW_KEYS)]},
+        "description": "no source in the body (other keys are not read): the file is named "
+                       "in the query string"}
     body = {"required": False, "content": {
-        "application/json": {"schema": {"oneOf": named + rows}},
-        "application/x-www-form-urlencoded": {"schema": {"oneOf": named}},
+        "application/json": {"schema": {"oneOf": [*named, *rows, query_names_it]}},
+        "application/x-www-form-urlencoded": {"schema": {"oneOf": [*named, query_names_it]}},
         "multipart/form-data": {"schema": {
-            "type": "object", "minProperties": 1, "maxProperties": 1,
+            "type": "object", "description": "one uploaded file or one named location; other "
+                                             "text fields are not read",
             "properties": {**{key: location for key in LOCATION_KEYS}, "file": upload}}},
         "text/csv": {"schema": {"type": "string"}},
     }}
