@@ -85,11 +85,12 @@ production: venv
 pipeline: practice production
 
 ## test: install with the test tools (and the browser), lint, then the whole suite, one pytest
-## worker per core (TEST_WORKERS=0 runs it in one process)
+## worker per core (TEST_WORKERS=0 runs it in one process); the 15 slowest tests are listed at the
+## end, so that a test nearing 45 s shows in every run
 TEST_WORKERS ?= auto
 test: dev browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 lint: dev
 	$(VENV)/bin/ruff check .
