@@ -28,7 +28,7 @@ from pipeline.ingest.records import read_labelled_data
 from pipeline.model.evaluate import score_model as evaluate_model
 from pipeline.report.explain import EXPLANATION_COLUMNS, explain_clients, read_reference
 from pipeline.report.facts import Evaluated, ReportFacts
-from pipeline.report.figures import new_figure
+from pipeline.report.figures import new_figure, save_pdf_page
 from pipeline.report.pages import PAGE_TITLES, draw_confusion, render_pages
 from pipeline.report.risk import rank_latest, read_risk_list, write_risk_list
 
@@ -193,9 +193,9 @@ def build_report(settings: Settings, evaluated: Evaluated | None = None,
     metadata = {"Title": "Client attrition risk report", "Subject": f"model version {version}",
                 "Keywords": ", ".join(PAGE_TITLES), "Creator": "reporting.py"}
     with atomic_open(path, "wb") as handle, PdfPages(handle, metadata=metadata) as pdf:
-        for page in pages:
-            pdf.savefig(page.fig)
-    logger.info("report of %d pages -> %s", len(pages), path)
+        standard = sum(save_pdf_page(pdf, page.fig) for page in pages)
+    logger.info("report of %d pages (%d in the PDF's standard fonts) -> %s", len(pages),
+                standard, path)
     return Report(path=path, pages={page.title: page.lines for page in pages})
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import re
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from ingestion import run_ingestion
 from pipeline.core.deployed import current_deployment, load_deployed_model
 from pipeline.core.names import UNLABELLED_DATA
 from pipeline.core.schema import FEATURES
+from pipeline.report.figures import new_figure, save_pdf_page
 from reporting import (
     PAGE_TITLES,
     build_report,
@@ -134,7 +138,7 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     assert "deploy | v1" in page_text(report, "Score history")
     selection = manifest["training"]["selection"]
     chosen = page_text(report, "Model selection")
-    assert f"► {selection['chosen']} | " in chosen
+    assert f"» {selection['chosen']} | " in chosen
     for row in selection["table"]:
         assert f"{row['model']} | {row['log_loss']:.4f} ± {row['log_loss_sd']:.4f}" in chosen
     assert f"at least {selection['threshold']:.3f}" in chosen
@@ -155,6 +159,54 @@ def test_report_has_every_section_of_the_deployed_model(deployed):
     clients = page_text(report, "Top 20 clients by attrition risk")
     for rank, name in zip(top["rank"], top["corporation"], strict=True):
         assert f"\n{rank} | {name} | " in clients
+
+
+def _text_streams(data: bytes) -> list[bytes]:
+    """The content streams of a PDF (matplotlib deflates them) that show text."""
+    streams = []
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", data, re.S):
+        try:
+            stream = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue
+        if re.search(rb"T[jJ]\b", stream):
+            streams.append(stream)
+    return streams
+
+
+def test_a_page_in_windows_1252_uses_the_standard_fonts_and_any_other_keeps_its_letters():
+    """The standard fonts hold Windows-1252 only: a client named in another script (here in a
+    table cell, which matplotlib keeps apart from the figure's other texts) would print as
+    '?'. Such a page keeps the embedded font, with the glyphs of its letters."""
+    latin = new_figure((4, 3))
+    latin.text(0.1, 0.5, "Acme café € -1")
+    polish = new_figure((4, 3))
+    polish.add_subplot().table(cellText=[["Łódź Sp. z o.o."]])
+    out = io.BytesIO()
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(out) as pdf:
+        assert save_pdf_page(pdf, latin) is True
+        assert save_pdf_page(pdf, polish) is False
+    data = out.getvalue()
+    assert pdf_pages(data) == 2
+    assert b"/BaseFont /Helvetica" in data and b"DejaVuSans" in data
+    shown = b"".join(_text_streams(data))
+    assert b"(Acme caf\xe9 \x80 -1) Tj" in shown  # as text, in the font's own encoding
+    assert b"?" not in shown
+    assert {b"Lslash", b"oacute", b"zacute"} <= set(re.findall(rb"/([A-Za-z]+)\b", data))
+
+
+def test_the_report_of_plain_names_is_written_in_the_standard_fonts_without_a_warning(
+        deployed, caplog):
+    with caplog.at_level(logging.WARNING):
+        report = build_report(deployed)
+    data = report.path.read_bytes()
+    assert pdf_pages(data) == len(PAGE_TITLES)
+    assert b"/BaseFont /Helvetica" in data
+    assert b"/Type3" not in data and b"DejaVu" not in data  # no font embedded, glyph by glyph
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert any(b"(Top 20 clients by attrition risk) Tj" in s for s in _text_streams(data))
 
 
 def test_report_lists_what_ingestion_set_aside(settings):

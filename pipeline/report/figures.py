@@ -43,3 +43,37 @@ def svg_figure(size: tuple[float, float], draw: Callable[[object], None]) -> byt
         out = io.BytesIO()
         fig.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
+
+
+# The PDF's standard fonts: Helvetica, named in the file and neither embedded nor drawn glyph by
+# glyph, so a page of text is written in about half the time. They hold Windows-1252 only; a page
+# with any other character (a client's name in another script) keeps the embedded DejaVu Sans.
+# Helvetica's regular face is "Medium" in its metrics, so regular text asks for that weight (else
+# matplotlib warns that it found no "normal" Helvetica); negative ticks get "-", which it holds.
+PDF_CORE_STYLE = {"pdf.use14corefonts": True, "font.weight": "medium", "axes.unicode_minus": False}
+_REGULAR = {"normal", "regular", "book", 400}
+
+
+def save_pdf_page(pdf, fig) -> bool:
+    """Add a figure to a PdfPages file, in the standard fonts when all its text is Windows-1252
+    (True), else with embedded fonts (False)."""
+    import matplotlib
+    from matplotlib.table import Table
+    from matplotlib.text import Text
+
+    # A table's cells hold their text outside the artists findobj walks.
+    texts = fig.findobj(Text) + [cell.get_text() for table in fig.findobj(Table)
+                                 for cell in table.get_celld().values()]
+    try:
+        for text in texts:
+            text.get_text().encode("cp1252")
+    except UnicodeEncodeError:
+        with _DRAWING:
+            pdf.savefig(fig)
+        return False
+    for text in texts:
+        if text.get_fontweight() in _REGULAR:
+            text.set_fontweight("medium")
+    with _DRAWING, matplotlib.rc_context(PDF_CORE_STYLE):
+        pdf.savefig(fig)
+    return True

@@ -47,7 +47,7 @@ def page_selection(f: ReportFacts, page: Page) -> None:
               f"when there are more), the same folds for every candidate. {how} Mean ± "
               "standard deviation over the folds; lower is better for log-loss and Brier, "
               "higher for ROC AUC and F1.")
-    rows = [[("► " if row["model"] == selection["chosen"] else "") + row["model"],
+    rows = [[("» " if row["model"] == selection["chosen"] else "") + row["model"],
              *(_spread(row, key) for key, _ in CV_COLUMNS)] for row in selection["table"]]
     page.table(["Model", *(label for _, label in CV_COLUMNS)], rows, [2.2, 1.6, 1.6, 1.6, 1.6])
     page.text(*(f"{row['model']}: {row['description']}"
