@@ -1,9 +1,9 @@
 """Where log entries go. Every module logs under its own name (tests/test_layers.py holds that
-rule) and only the entry points configure logging, on the root logger, so that each entry
+rule) and only the programs' mains configure logging, on the root logger, so that each entry
 reaches the place it went when the modules logged as "app", "fullprocess" and "ingestion":
 
 - a script's stderr (pipeline.core.cli.setup_logging): the console, and cron's
-  logs/fullprocess.log for the cycle (and ingestion's incremental append within it);
+  logs/fullprocess.log for the cycle (and ingestion's entries within it);
 - under gunicorn, its error log (gunicorn.conf.py's post_fork): logs/api.log under
   ``make serve``, the console under ``python app.py``. tests/test_served.py follows a request
   id there from a real server.

@@ -1,11 +1,12 @@
 """The general append: new files of any kind read, validated and appended with pandas and
 pyarrow, as a rebuild reads them (pipeline.ingest.batchread).
 
-pipeline.ingest.append appends plain files without them and calls this for any other (a bad
-row, quotes, an unlabelled batch, a file set aside); the rules of an append are its own
-(pipeline.ingest.append, pipeline.ingest.state). The rows of new unlabelled batches are appended
-to unlabelleddata.csv the same way (pipeline.ingest.unlabelled), its size recorded beside
-finaldata.csv's; a column of features that is not whole answers None, and the caller rebuilds.
+pipeline.ingest.append appends plain files without them; for any other (a bad row, quotes, an
+unlabelled batch, a file set aside) pipeline.ingest.update calls this instead; the rules of an
+append are its own (pipeline.ingest.append, pipeline.ingest.state). The rows of new unlabelled
+batches are appended to unlabelleddata.csv the same way (pipeline.ingest.unlabelled), its size
+recorded beside finaldata.csv's; a column of features that is not whole answers None, and the
+caller rebuilds.
 """
 
 from __future__ import annotations

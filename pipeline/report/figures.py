@@ -1,5 +1,7 @@
 """Every matplotlib figure of the system is made here: the PDF report's pages and the confusion
-matrix (pipeline.report.pdf, reporting.py), and the pages' SVG charts (pipeline.web.charts).
+matrix (pipeline.report.pdf, reporting.py), and the pages' SVG charts (pipeline.web.charts,
+pipeline.web.estimates); the PDF's pages are saved here too, in the PDF's standard fonts where
+their text allows (save_pdf_page).
 
 matplotlib is imported inside the functions (Agg backend, no pyplot state), so importing this
 module costs nothing.
