@@ -51,7 +51,8 @@ def project_modules(root: Path) -> dict[str, Path]:
     found = {}
     for path in root.rglob("*.py"):
         parts = path.relative_to(root).with_suffix("").parts
-        if parts[0] in ("tests", ".venv") or any(p.startswith(".") for p in parts):
+        if parts[0] in ("tests", ".venv") or any(p.startswith(".") for p in parts) or \
+                parts[:2] == ("bench", "data"):  # the benchmarks' data: older commits' code too
             continue
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         found[name] = path
