@@ -222,6 +222,20 @@ def test_report_lists_what_ingestion_set_aside(settings):
     assert "semicolon.csv | rejected" in text
 
 
+def test_names_with_dollar_signs_are_printed_as_they_are_not_as_mathematics(settings):
+    """matplotlib reads text between two $ as mathematics: a file or client named so printed
+    as a formula, or failed the whole report (an unknown command is a ValueError)."""
+    name = "q1 $\\foo{$ off.csv"
+    (settings.input_folder / name).write_text(
+        "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+        "abcd,1,2,3,0\nbadx,abc,2,3,1\n", encoding="utf-8")
+    run_ingestion(settings)
+    report = build_report(settings)
+    assert f"{name} | lastmonth_activity is not a number | 1" in page_text(report, "Last ingestion")
+    shown = b"".join(_text_streams(report.path.read_bytes()))
+    assert b"(q1 $\\\\foo{$ off.csv)" in shown  # as text: the PDF escapes the backslash
+
+
 def test_report_without_model_data_or_diagnostics_says_so(settings):
     report = build_report(settings)
     assert pdf_pages(report.path.read_bytes()) == len(PAGE_TITLES)

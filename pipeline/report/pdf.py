@@ -30,7 +30,10 @@ class Page:
         self._put(title, 16, "bold", 0.034)
 
     def _put(self, text: str, size: float, weight: str, step: float, color: str = "black"):
-        self.fig.text(LEFT, self.y, text, fontsize=size, weight=weight, va="top", color=color)
+        # parse_math off: text between two $ (a file's or a client's name) is printed as it is,
+        # never read as mathematics (an unknown command there failed the whole report).
+        self.fig.text(LEFT, self.y, text, fontsize=size, weight=weight, va="top", color=color,
+                      parse_math=False)
         self.y -= step
 
     def heading(self, text: str) -> None:
@@ -68,6 +71,7 @@ class Page:
         for (row, _), cell in table.get_celld().items():
             cell.PAD = 0.03  # of the cell's width; the default 0.1 indents wide columns far
             cell.set_edgecolor("#c0c0c0")
+            cell.get_text().set_parse_math(False)
             if row == 0:
                 cell.set_facecolor("#e3ebf5")
                 cell.set_text_props(weight="bold")
@@ -83,7 +87,7 @@ class Page:
 
     def footer(self, text: str) -> None:
         """A small centred line at the bottom of the page."""
-        self.fig.text(0.5, 0.025, text, ha="center", fontsize=7.5, color="grey")
+        self.fig.text(0.5, 0.025, text, ha="center", fontsize=7.5, color="grey", parse_math=False)
 
 
 def fit(value: object, width: float) -> str:
