@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -234,6 +235,44 @@ def test_names_with_dollar_signs_are_printed_as_they_are_not_as_mathematics(sett
     assert f"{name} | lastmonth_activity is not a number | 1" in page_text(report, "Last ingestion")
     shown = b"".join(_text_streams(report.path.read_bytes()))
     assert b"(q1 $\\\\foo{$ off.csv)" in shown  # as text: the PDF escapes the backslash
+
+
+def test_a_test_file_named_with_dollar_signs_is_printed_as_it_is(deployed):
+    """Its name is in the confusion matrix's title, in the PNG and on the report's page."""
+    name = "q1 $\\foo{$ off.csv"
+    deployed.test_file.rename(deployed.test_file.with_name(name))
+    settings = dataclasses.replace(deployed, test_file=deployed.test_file.with_name(name))
+    assert plot_confusion_matrix(settings).read_bytes().startswith(PNG_SIGNATURE)
+    shown = b"".join(_text_streams(build_report(settings).path.read_bytes()))
+    assert b"rows of q1 $\\\\foo{$ off.csv) Tj" in shown
+
+
+def _saved(*figures) -> tuple[list[bool], bytes]:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    out = io.BytesIO()
+    with PdfPages(out) as pdf:
+        standard = [save_pdf_page(pdf, fig) for fig in figures]
+    return standard, out.getvalue()
+
+
+def test_tick_labels_and_mathematics_are_seen_before_the_fonts_are_chosen(caplog):
+    """Tick labels are written only when a page is drawn: a category axis of names in another
+    script keeps the embedded font. Negative ticks get a hyphen, which Helvetica holds (the
+    minus sign it lacks would print '?'). Mathematics is drawn in matplotlib's own fonts: a
+    page with it keeps the embedded ones, without a warning about their weights."""
+    names = new_figure((4, 3))
+    names.add_subplot().bar(["Łódź", "Acme"], [1, 2])
+    negative = new_figure((4, 3))
+    negative.add_subplot().plot([-3, 3], [-2, 2])
+    maths = new_figure((4, 3))
+    maths.text(0.1, 0.5, "costs $x^2$")
+    with caplog.at_level(logging.WARNING):
+        standard, data = _saved(names, negative, maths)
+    assert standard == [False, True, False]
+    assert not caplog.records, caplog.text
+    shown = b"".join(_text_streams(data))
+    assert b"?" not in shown and b"(-2) Tj" in shown
 
 
 def test_report_without_model_data_or_diagnostics_says_so(settings):

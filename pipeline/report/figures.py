@@ -58,24 +58,56 @@ _REGULAR = {"normal", "regular", "book", 400}
 
 def save_pdf_page(pdf, fig) -> bool:
     """Add a figure to a PdfPages file, in the standard fonts when all its text is Windows-1252
-    (True), else with embedded fonts (False)."""
+    (True), else with embedded fonts (False). Its text is every Text of the figure, its tables'
+    cells and its axes' tick labels as their formatters will write them; text that matplotlib
+    would read as mathematics is drawn in its own fonts, so it keeps the embedded ones too."""
     import matplotlib
+
+    with _DRAWING:
+        with matplotlib.rc_context(PDF_CORE_STYLE):  # tick labels are formatted under it
+            texts = _texts(fig)
+            standard = all(_standard(text) for text in texts) and \
+                all(_windows_1252(label) for label in _tick_labels(fig))
+            if standard:
+                for text in texts:
+                    if text.get_fontweight() in _REGULAR:
+                        text.set_fontweight("medium")
+                pdf.savefig(fig)
+        if not standard:
+            pdf.savefig(fig)
+    return standard
+
+
+def _texts(fig) -> list:
     from matplotlib.table import Table
     from matplotlib.text import Text
 
     # A table's cells hold their text outside the artists findobj walks.
-    texts = fig.findobj(Text) + [cell.get_text() for table in fig.findobj(Table)
-                                 for cell in table.get_celld().values()]
+    return fig.findobj(Text) + [cell.get_text() for table in fig.findobj(Table)
+                                for cell in table.get_celld().values()]
+
+
+def _tick_labels(fig) -> list[str]:
+    """The tick labels each axis will draw (they are made only when the figure is drawn)."""
+    labels = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for formatter, locs in ((axis.get_major_formatter(), axis.get_majorticklocs()),
+                                    (axis.get_minor_formatter(), axis.get_minorticklocs())):
+                labels += [*formatter.format_ticks(locs), formatter.get_offset()]
+    return labels
+
+
+def _standard(text) -> bool:
+    from matplotlib import cbook
+
+    string = text.get_text()
+    return _windows_1252(string) and not (text.get_parse_math() and cbook.is_math_text(string))
+
+
+def _windows_1252(string: str) -> bool:
     try:
-        for text in texts:
-            text.get_text().encode("cp1252")
+        string.encode("cp1252")
     except UnicodeEncodeError:
-        with _DRAWING:
-            pdf.savefig(fig)
         return False
-    for text in texts:
-        if text.get_fontweight() in _REGULAR:
-            text.set_fontweight("medium")
-    with _DRAWING, matplotlib.rc_context(PDF_CORE_STYLE):
-        pdf.savefig(fig)
     return True

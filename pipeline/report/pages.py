@@ -48,7 +48,8 @@ def draw_confusion(ax, evaluation: dict) -> None:
     ax.set_xlabel("Predicted")
     ax.set_ylabel("Actual")
     ax.set_title(f"Model version {evaluation['version']}: F1 {evaluation['f1']:.3f} on "
-                 f"{evaluation['rows']:,} rows of {evaluation['data']}")
+                 f"{evaluation['rows']:,} rows of {evaluation['data']}",
+                 parse_math=False)  # the test file's name as it is, even between two $
 
 
 def _page_model(f: ReportFacts, page: Page) -> None:
