@@ -268,6 +268,41 @@ def test_the_document_says_which_json_bodies_go_with_a_file_named_in_the_query(
         assert response.status_code == status, response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("media, fields, status", [
+    ("application/x-www-form-urlencoded", {}, 200),
+    ("application/x-www-form-urlencoded", {"records": "x"}, 200),  # a form's rows: not read
+    ("application/x-www-form-urlencoded", {"filepath": "testdata/testdata.csv"}, 400),
+    ("multipart/form-data", {"note": "other fields are not read"}, 200),
+    ("multipart/form-data", {"filepath": "testdata/testdata.csv"}, 400),  # and the query's
+])
+def test_the_document_says_which_forms_go_with_a_file_named_in_the_query(
+        client, media, fields, status):
+    """As for JSON bodies: a form that names no source is valid and leaves the file to the
+    query; one that names a source is valid alone, and two sources with the query's (400)."""
+    import jsonschema_rs
+
+    document = client.get("/openapi.json").get_json()
+    schema = document["paths"]["/prediction"]["post"]["requestBody"]["content"][media]["schema"]
+    assert jsonschema_rs.validator_for(schema).is_valid(fields)
+    response = client.post("/prediction?data_path=testdata/testdata.csv", data=fields,
+                           content_type=media)
+    assert response.status_code == status, response.get_data(as_text=True)
+
+
+def test_the_document_refuses_two_sources_in_one_multipart_body(client):
+    """Two named sources within the body itself are what a schema can say: the document
+    refuses them, as the server does."""
+    import jsonschema_rs
+
+    document = client.get("/openapi.json").get_json()
+    schema = document["paths"]["/prediction"]["post"]["requestBody"]["content"][
+        "multipart/form-data"]["schema"]
+    two = {"filepath": "testdata/testdata.csv", "data_path": "testdata/testdata.csv"}
+    assert not jsonschema_rs.validator_for(schema).is_valid(two)
+    assert client.post("/prediction", data=two, content_type="multipart/form-data"
+                       ).status_code == 400
+
+
 def test_no_debug_and_no_traceback_on_unexpected_errors(app, monkeypatch):
     app.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)
     from pipeline.api.state import ModelHolder

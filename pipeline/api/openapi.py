@@ -149,20 +149,28 @@ def _prediction() -> dict:
                              "any field name): a header row and the three features; other "
                              "columns such as corporation and exited are not read. As a text "
                              "field, file names a CSV file like the other keys."}
-    # A body that names no source (say {} or a form of other fields) leaves the query string
-    # to name the file: other keys and fields are not read, as the server reads them.
-    query_names_it = {
-        "type": "object", "not": {"anyOf": [{"required": [key]}
-                                            for key in (*LOCATION_KEYS, *ROW_KEYS)]},
-        "description": "no source in the body (other keys are not read): the file is named "
-                       "in the query string"}
+    def query_names_it(keys: tuple[str, ...]) -> dict:
+        """A body that names no source (say {} or a form of other fields) leaves the query
+        string to name the file: other keys and fields are not read, as the server reads them
+        (a form's rows are not read either: rows come only in JSON)."""
+        return {"type": "object", "not": {"anyOf": [{"required": [key]} for key in keys]},
+                "description": "no source in the body (other keys are not read): the file is "
+                               "named in the query string"}
+
+    parts = tuple(dict.fromkeys((*LOCATION_KEYS, "file")))  # file: a name or an upload
     body = {"required": False, "content": {
-        "application/json": {"schema": {"oneOf": [*named, *rows, query_names_it]}},
-        "application/x-www-form-urlencoded": {"schema": {"oneOf": [*named, query_names_it]}},
+        "application/json": {"schema": {
+            "oneOf": [*named, *rows, query_names_it((*LOCATION_KEYS, *ROW_KEYS))]}},
+        "application/x-www-form-urlencoded": {"schema": {
+            "oneOf": [*named, query_names_it(LOCATION_KEYS)]}},
         "multipart/form-data": {"schema": {
-            "type": "object", "description": "one uploaded file or one named location; other "
-                                             "text fields are not read",
-            "properties": {**{key: location for key in LOCATION_KEYS}, "file": upload}}},
+            "type": "object",
+            "description": "one uploaded file or one named location, or neither when the query "
+                           "string names the file; other text fields are not read. Two uploaded "
+                           "files, under any names, are refused (400) as two sources.",
+            "properties": {**{key: location for key in LOCATION_KEYS}, "file": upload},
+            "not": {"anyOf": [{"required": [a, b]} for i, a in enumerate(parts)
+                              for b in parts[i + 1:]]}}},
         "text/csv": {"schema": {"type": "string"}},
     }}
     return {
