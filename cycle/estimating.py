@@ -108,11 +108,12 @@ def estimate_rows(model, deployed: Deployed, frame: pd.DataFrame, name: str,
 
 
 def raise_finding(history: History, run_id: int | None, kind: str, message: str,
-                  detail: dict) -> None:
-    """A finding of the estimate: logged as a warning and recorded (stage ``finding``). The
-    alerts, where they exist, hook here."""
+                  detail: dict, version: int) -> None:
+    """A finding of the estimate about a deployed version: logged as a warning and recorded
+    (stage ``finding``, with the version: the alerts let it go once another is deployed)."""
     logger.warning("finding: %s", message)
-    history.record_metrics(run_id, "finding", {kind: 1.0}, {**detail, "message": message})
+    history.record_metrics(run_id, "finding", {kind: 1.0},
+                           {**detail, "model_version": version, "message": message})
 
 
 def run_estimate(settings: Settings, deployed: Deployed, model=None,
@@ -143,7 +144,7 @@ def run_estimate(settings: Settings, deployed: Deployed, model=None,
                     f"the estimated F1 of version {deployed.version} on {entry['name']} "
                     f"({entry['f1']:.4f}, band {entry['f1_low']:.4f}-{entry['f1_high']:.4f}) is "
                     f"wholly below its F1 at deployment ({deployed.score:.4f}) by more than "
-                    f"the {policy.drift_tolerance:.0%} tolerance"), entry)
+                    f"the {policy.drift_tolerance:.0%} tolerance"), entry, deployed.version)
         record = {"model_version": deployed.version, "estimated_at": utc_now(),
                   "deployed_f1": deployed.score, "current_book": entries[0],
                   "batches": entries[1:], "self_check": latest_check(history),
@@ -199,7 +200,8 @@ def self_check(settings: Settings, deployed: Deployed, model, rows: pd.DataFrame
             f"the estimates of version {deployed.version} no longer hold: on "
             f"{check.rows:,} new labelled rows its realised F1 is {check.realised_f1:.4f}, "
             f"outside the {1 - check.alpha:.0%} range {check.low:.4f}-{check.high:.4f} the "
-            f"estimate allows ({check.p_text}): who leaves has changed"), detail)
+            f"estimate allows ({check.p_text}): who leaves has changed"), detail,
+            deployed.version)
     return check
 
 

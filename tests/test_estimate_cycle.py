@@ -17,7 +17,7 @@ from pipeline.core.deployed import current_deployment
 from pipeline.core.history import History
 from pipeline.core.names import ESTIMATE_FILE
 from pipeline.data.datagen import bulk_records, to_csv_bytes
-from tests.helpers import CONFIG, QUIET, build_story, write_config
+from tests.helpers import CONFIG, PRACTICE, QUIET, build_story, write_config, write_project
 
 FEATURE_COLUMNS = ["corporation", "lastmonth_activity", "lastyear_activity",
                    "number_of_employees"]
@@ -63,6 +63,29 @@ def test_the_story_estimates_the_extract_and_catches_the_practice_models_drift(s
     assert sorted(risk["corporation"]) == sorted(extract["corporation"])
     both = risk.merge(extract, on="corporation", suffixes=("", "_extract"))
     assert (both["lastmonth_activity"] == both["lastmonth_activity_extract"]).all()
+
+
+@pytest.mark.slow
+def test_after_the_story_the_next_quiet_cycle_takes_the_quick_path(tmp_path, datasets):
+    """make run's two cycles as cron runs them (recorded, their alerts raised): the practice
+    version's finding says nothing of version 2, which replaced it in the same cycle, so no
+    condition stays open and the next cycles settle on the quick path (an open one sent every
+    quiet cycle to the full one: 67 ms instead of 25 in make bench)."""
+    from cycle.quick import quick_cycle
+    from cycle.run import main
+
+    write_project(tmp_path, datasets)
+    write_config(tmp_path, "config.json", **CONFIG, **QUIET)
+    write_config(tmp_path, "config.practice.json", **PRACTICE, **QUIET)
+    for name in ("config.practice.json", "config.json"):
+        assert main(["--config", str(tmp_path / name), "--no-api"], "a cycle") == 0
+    found = History(tmp_path / "history.sqlite").query(
+        "SELECT name FROM metrics WHERE stage = 'finding'")
+    assert [r["name"] for r in found] == ["estimate_broken"]  # about version 1
+    alerts = json.loads((tmp_path / "config.alerts.json").read_text(encoding="utf-8"))
+    assert [a["event"] for a in alerts["recent"]] == ["drift_found", "deployed"]
+    assert alerts["open"] == {} and alerts["settled"]
+    assert quick_cycle(["--config", str(tmp_path / "config.json")], "unused.json") == 0
 
 
 def test_estimate_is_served_with_every_field_the_issue_names(story):

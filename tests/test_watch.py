@@ -240,6 +240,32 @@ def test_a_finding_of_the_estimate_is_sent_once_while_it_holds():
     assert _events(new) == ["drift_found"] and "estimate:estimate_below" in opened
 
 
+def test_a_finding_about_a_replaced_version_opens_nothing_and_closes_with_it():
+    """The cycle that re-deploys after drift first checks the version it replaces: its
+    findings are about that version, not the one deployed when the cycle ends."""
+    def ending_with(version, outcome=ledger.NOTHING_NEW, summary="nothing new in in", **kw):
+        return events.CycleReport("proj/config.json", outcome, summary, version, **kw)
+
+    broken = {"kind": "estimate_broken", "message": "the estimates of version 2 no longer hold",
+              "model_version": 2}
+    drift = Decision(run_id=1, time="t", test="loss", used="loss", drift=True, outcome="drift")
+    redeployed = ending_with(3, ledger.REDEPLOYED, "loss drift: deployed version 3",
+                             decision=drift, judged_version=2, estimated=True, findings=[broken],
+                             deployed=[{"version": 3, "f1": 0.66}])
+    new, opened = events.plan_cycle({}, redeployed, T0)
+    assert _events(new) == ["drift_found", "deployed"] and opened == {}
+    # Open from a cycle that kept version 2, it stays while version 2 does, and closes when
+    # version 3 is deployed, even by a cycle that estimated nothing.
+    new, opened = events.plan_cycle({}, ending_with(2, estimated=True, findings=[broken]), T0)
+    assert _events(new) == ["estimate_finding"] and "estimate:estimate_broken" in opened
+    new, opened = events.plan_cycle(opened, ending_with(2), T0 + 600)
+    assert _events(new) == [] and "estimate:estimate_broken" in opened
+    new, opened = events.plan_cycle(opened, ending_with(
+        3, ledger.REDEPLOYED, "deployed version 3", deployed=[{"version": 3, "f1": 0.66}]),
+        T0 + 1200)
+    assert _events(new) == ["deployed"] and opened == {}
+
+
 def test_stale_is_sent_once_and_never_on_top_of_a_failure():
     stale = events.stale_alert("proj/config.json", 2, T0, T0 + 7200, 1800)
     assert "is cron still running" in stale["text"]

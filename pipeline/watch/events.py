@@ -10,7 +10,8 @@ cycles see it meanwhile. A finding of the estimate before the labels come (``est
 ``estimate_broken``: cycle.estimating) sends one ``estimate_finding`` when it is first raised
 (none in a cycle whose drift test found drift: that alert says it); it stays open,
 unannounced, while cycles that estimate raise it again, and closes quietly at the first
-estimate that does not. Every alert's ``text`` is one plain sentence, as chat webhooks show it.
+estimate that does not, or when another version is deployed. Every alert's ``text`` is one
+plain sentence, as chat webhooks show it.
 """
 
 from __future__ import annotations
@@ -137,12 +138,17 @@ def _cycle_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]:
 
 def _finding_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]:
     """One estimate_finding per kind of finding when it opens; a cycle that estimated without
-    raising a kind closes it."""
-    raised = {f["kind"]: f for f in report.findings}
-    if report.estimated or raised:
-        for name in [n for n in opened if n.startswith("estimate:")]:
-            if name.split(":", 1)[1] not in raised:
-                opened.pop(name)
+    raising a kind closes it. A finding about a version no longer deployed when the cycle ends
+    (the one its drift test judged, before it re-deployed) says nothing of the deployed one: it
+    opens nothing, and a condition about such a version closes, quietly."""
+    def replaced(version) -> bool:
+        return None not in (version, report.model_version) and version != report.model_version
+
+    raised = {f["kind"]: f for f in report.findings if not replaced(f.get("model_version"))}
+    for name in [n for n in opened if n.startswith("estimate:")]:
+        if replaced(opened[name].get("version")) or \
+                ((report.estimated or raised) and name.split(":", 1)[1] not in raised):
+            opened.pop(name)
     out = []
     # A cycle whose drift test found drift has said it: "the estimates no longer hold" is the
     # same news (who leaves has changed), so its findings open without an alert of their own.
@@ -150,7 +156,7 @@ def _finding_alerts(report: CycleReport, now: float, opened: dict) -> list[dict]
     for kind, finding in raised.items():
         if f"estimate:{kind}" in opened:
             continue
-        opened[f"estimate:{kind}"] = {"since": now}
+        opened[f"estimate:{kind}"] = {"since": now, "version": finding.get("model_version")}
         if drifted:
             continue
         out.append(_alert(ESTIMATE_FINDING, _sentence(
