@@ -1,9 +1,9 @@
 """One run of ingestion: an append when the state allows it, else a rebuild.
 
 Light at import (standard library and numpy): the usual run, plain new files appended
-(pipeline.ingest.append), imports neither pandas nor pyarrow; the general append
-(pipeline.ingest.incremental) and the rebuild (pipeline.ingest.rebuild) are imported only when
-they are needed.
+(pipeline.ingest.append, up to PLAIN_LIMIT bytes of them), imports neither pandas nor pyarrow;
+the general append (pipeline.ingest.incremental) and the rebuild (pipeline.ingest.rebuild) are
+imported only when they are needed.
 """
 
 from __future__ import annotations
