@@ -280,6 +280,25 @@ def test_stale_is_sent_once_and_never_on_top_of_a_failure():
 
 # The alert state ----------------------------------------------------------------------------
 
+def test_an_open_finding_leaves_quiet_cycles_on_the_quick_path_and_a_failure_does_not(
+        tmp_path):
+    """A quiet cycle can close a failure (with recovered) but not a finding of the estimate,
+    which only a cycle with new data can raise again or close: while one is open, cron's quiet
+    cycles still settle on the quick path (make bench found them going the full way)."""
+    config = tmp_path / "config.json"
+    below = {"kind": "estimate_below", "message": "the estimated F1 is wholly below",
+             "model_version": 2}
+    dest = Destinations()
+    found = _report(estimated=True, findings=[below])
+    assert _events(alerts.raise_alerts(config, dest, lambda o: events.plan_cycle(o, found, T0),
+                                       T0)) == ["estimate_finding"]
+    state = alerts.read_state(config)
+    assert "estimate:estimate_below" in state["open"] and state["settled"] is True
+    failing = _report(ledger.FAILED, "boom")
+    alerts.raise_alerts(config, dest, lambda o: events.plan_cycle(o, failing, T0 + 1), T0 + 1)
+    assert alerts.read_state(config)["settled"] is False
+
+
 def test_an_undelivered_alert_stays_pending_and_is_sent_once_delivered(tmp_path, monkeypatch):
     config = tmp_path / "config.json"
     sent, broken = [], {"on": True}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from pipeline.watch import files, ledger
 from pipeline.watch.deliver import DeliveryError, Destinations, send
+from pipeline.watch.events import QUIET_CLOSES
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def raise_alerts(config_path, dest: Destinations | None, plan: Plan, now: float 
         state["raised"] = raised
         state["pending"] = [*(state.get("pending") or []), *new]
         _deliver(state, dest, now, patient)
-        state["settled"] = not state["open"] and not state["pending"]
+        # Settled: nothing a quiet cycle would announce (see events.QUIET_CLOSES).
+        state["settled"] = not state["open"].keys() & QUIET_CLOSES and not state["pending"]
         files.write(path, state)
         return new

@@ -31,6 +31,10 @@ EVENTS = (CYCLE_FAILED, RECOVERED, DRIFT_FOUND, DEPLOYED, DEPLOY_REFUSED, STALE,
           ESTIMATE_FINDING)
 FAILING = "failing"  # the condition cycle_failed opens; STALE names its own
 DRIFT = "drift"  # open from drift_found until deployed or deploy_refused
+# The conditions a successful cycle closes even when it finds nothing new (with "recovered"):
+# while one is open, a quiet cycle runs whole. The others (drift, the estimate's findings) only
+# a cycle with new data can close, so they leave cron's quiet cycles on the quick path.
+QUIET_CLOSES = frozenset({FAILING, STALE})
 MAX_ERROR = 300  # characters of an error in an alert's sentence
 
 
