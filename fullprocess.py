@@ -24,7 +24,15 @@ def main(argv: list[str] | None = None) -> int:
         return settled
     from cycle.run import main as full_cycle
 
-    return full_cycle(argv, __doc__.splitlines()[0])
+    return full_cycle(argv, __doc__.splitlines()[0], make_app=_make_app)
+
+
+def _make_app(config_path):
+    """The API application of a config, for the cycle's API calls when no server of its
+    deployment runs: answered in the cycle's own process (cycle.in_process)."""
+    from app import create_app
+
+    return create_app(config_path)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Run one fullprocess.py cycle with a timer around each stage; print the times as JSON.
+"""Run one fullprocess.py cycle (its main, as cron runs it) with a timer around each stage;
+print the times as JSON.
 
     python -m bench.cycle_stages --config PATH [--no-api]
 
@@ -77,9 +78,9 @@ def main(argv: list[str]) -> int:
     """Run the cycle on argv's config and print the stage times."""
     started = time.perf_counter()
     instrument()
-    from cycle.run import main as full_cycle
+    import fullprocess  # the cycle as cron runs it: the quick path, then the full cycle
 
-    code = full_cycle(argv, "benchmark cycle")
+    code = fullprocess.main(argv)
     total = time.perf_counter() - started
     own = peak_mib()
     # A child's ru_maxrss counts, from its fork, pages it shares with this process: an upper bound.

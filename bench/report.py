@@ -103,7 +103,21 @@ def _shipped(r: dict) -> tuple[list[str], list[str]]:
                     "The report stage holds the confusion matrix, the risk list and the PDF "
                     "report (and ours, the one load and scoring of the deployed model they "
                     "share).")
-    return summary, [*section, "", *_side_by_side(ours, reference), ""]
+    tables = [*section, "", *_side_by_side(ours, reference), ""]
+    with_api = shipped.get("with_api")
+    if with_api and with_api.get("reference"):
+        api_ratio = with_api["ratio"]
+        summary.append(f"| 6 | the same cycle with its API calls, no server running (as in "
+                       f"`make run`): ours / {reference['commit']} | {api_ratio:.2f}x "
+                       f"({with_api['ours']['total']:.2f} s / "
+                       f"{with_api['reference']['total']:.2f} s) | <= 0.60x | "
+                       f"{_verdict(api_ratio <= 0.60)} |")
+        tables += ["With its API calls, as `make run`'s cycles make them (nothing serves "
+                   "`api_url`): the reference starts a temporary gunicorn for them, ours calls "
+                   f"the app in the cycle's own process (`cycle/in_process.py`); medians of "
+                   f"{with_api['runs']} runs of each, interleaved, run before the ones above.",
+                   "", *_side_by_side(with_api["ours"], with_api["reference"]), ""]
+    return summary, tables
 
 
 def _cycle_targets(ours: dict, reference: dict | None) -> list[str]:

@@ -149,10 +149,11 @@ def tree_rss_mib(root: int) -> float:
     return total / 1024
 
 
-def cycle_stages(config: Path, code: Path = PROJECT, our_timers: bool = False) -> dict:
+def cycle_stages(config: Path, code: Path = PROJECT, our_timers: bool = False,
+                 api: bool = False) -> dict:
     """One instrumented cycle of the code in ``code`` (timed by its own bench.cycle_stages, or
     with ``our_timers`` by this tree's, so that two codes are timed alike): stage seconds,
-    total, peak memory.
+    total, peak memory. With ``api`` the cycle makes its API calls too (``--no-api`` else).
 
     tree_peak_mb is the largest sum of the resident memory of the cycle and its children,
     sampled every 0.2 s.
@@ -161,7 +162,7 @@ def cycle_stages(config: Path, code: Path = PROJECT, our_timers: bool = False) -
               "runpy.run_path(sys.argv[0], run_name='__main__')",
               str(BENCH / "cycle_stages.py")] if our_timers else ["-m", "bench.cycle_stages"]
     proc = subprocess.Popen([PY, *timers, "--config", str(config),
-                             "--no-api"], cwd=code, stdout=subprocess.PIPE,
+                             *([] if api else ["--no-api"])], cwd=code, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RISK_LOG_LEVEL": "WARNING"})
     peak = 0.0
@@ -237,13 +238,13 @@ def target_scale() -> tuple[list[dict], Path, dict | None]:
     return results, last, reference
 
 
-def _one_cycle(code: Path, prepared: Path) -> tuple[dict, Path]:
+def _one_cycle(code: Path, prepared: Path, api: bool = False) -> tuple[dict, Path]:
     """The production cycle of ``code`` on a fresh copy of a prepared project (the copy of the
-    run before is removed): its figures and the copy."""
+    run before is removed), with its API calls or without: its figures and the copy."""
     copy = prepared.with_name(prepared.name + "-run")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(prepared, copy, symlinks=True)
-    figures = cycle_stages(copy / "config.json", code=code, our_timers=True)
+    figures = cycle_stages(copy / "config.json", code=code, our_timers=True, api=api)
     if figures.get("exit") != 0:
         raise RuntimeError(f"the shipped cycle of {code} exited {figures.get('exit')}")
     return figures, copy
@@ -264,30 +265,35 @@ def _medians(runs: list[dict]) -> dict:
 
 def target_shipped(runs: int = SHIPPED_RUNS) -> tuple[dict, Path]:
     """6. The shipped re-deploying cycle: ours and the reference commit's, interleaved; the
-    medians of each, and ours / reference for the whole cycle and each stage; and the project
-    our last run left (both cycles run: what the targets after this one measure). No reference
-    (the commit not in this clone, or BENCH_SHIPPED_REFERENCE=none): ours alone."""
+    medians of each, and ours / reference for the whole cycle and each stage; then the same with
+    the cycle's API calls, no server running at api_url (as in ``make run``: "with_api"); and
+    the project our last run without them left (both cycles run: what the targets after this
+    one measure). No reference (the commit not in this clone, or
+    BENCH_SHIPPED_REFERENCE=none): ours alone."""
     codes = {"ours": PROJECT}
     reference = reference_code(SHIPPED_REFERENCE)
     if reference is not None:
         codes = {"reference": reference, **codes}
     prepared = {label: shipped_project(code, f"shipped-{label}")
                 for label, code in codes.items()}
-    figures: dict[str, list[dict]] = {label: [] for label in codes}
-    for turn in range(runs):
-        for label, code in codes.items():
-            log(f"shipped: the re-deploying cycle of {label}, run {turn + 1} of {runs}")
-            found, copy = _one_cycle(code, prepared[label])
-            figures[label].append(found)
-            if label == "ours":
-                last = copy
-    out = {label: _medians(found) for label, found in figures.items()}
-    out["runs"] = runs
-    if reference is not None:
-        out["reference"]["commit"] = SHIPPED_REFERENCE
-        out["ratio"] = out["ours"]["total"] / out["reference"]["total"]
-        out["cpu_ratio"] = out["ours"]["cpu_total"] / out["reference"]["cpu_total"]
-    return out, last
+    measured = {}
+    for api in (True, False):  # without last: the copy its last run leaves is returned
+        figures: dict[str, list[dict]] = {label: [] for label in codes}
+        for turn in range(runs):
+            for label, code in codes.items():
+                log(f"shipped: the re-deploying cycle of {label}"
+                    f"{' with its API calls' if api else ''}, run {turn + 1} of {runs}")
+                found, copy = _one_cycle(code, prepared[label], api=api)
+                figures[label].append(found)
+                if label == "ours" and not api:
+                    last = copy
+        measured[api] = out = {label: _medians(found) for label, found in figures.items()}
+        out["runs"] = runs
+        if reference is not None:
+            out["reference"]["commit"] = SHIPPED_REFERENCE
+            out["ratio"] = out["ours"]["total"] / out["reference"]["total"]
+            out["cpu_ratio"] = out["ours"]["cpu_total"] / out["reference"]["cpu_total"]
+    return {**measured[False], "with_api": measured[True]}, last
 
 
 def target_quick_path(projects: dict[str, Path]) -> dict[str, dict]:

@@ -8,12 +8,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cycle.changes import config_recorded, find_changes, load_state, save_state
 from cycle.errors import CycleError
 from cycle.quick import acquire_lock, deployed_model_sha, outputs_current
 from pipeline.core.cli import base_parser, setup_logging
 from pipeline.core.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from cycle.steps import ApiCalls
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +33,9 @@ def _check_deployed_model(settings: Settings, deployed) -> None:
             f"--config {settings.config_path}, or add new data to retrain")
 
 
-def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
-    """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job."""
+def run_cycle(settings: Settings, *, call_api: ApiCalls = True) -> str:
+    """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job.
+    call_api: see cycle.steps.ApiCalls."""
     from pipeline.core.deployed import NoDeployment, current_deployment, existing_model
 
     started = time.perf_counter()
@@ -80,10 +87,12 @@ def run_cycle(settings: Settings, *, call_api: bool = True) -> str:
     return f"{adopted}{summary} ({time.perf_counter() - started:.1f} s)"
 
 
-def main(argv: list[str] | None, description: str) -> int:
-    """The full cycle's entry point (fullprocess.py hands over to it). Every cycle that gets
-    this far is recorded beside its config and raises its alerts (cycle.watching), a cycle
-    that cannot read its config or lock its deployment included."""
+def main(argv: list[str] | None, description: str,
+         make_app: Callable[[Path], object] | None = None) -> int:
+    """The full cycle's entry point (fullprocess.py hands over to it, with the app factory its
+    API calls use when no server of the deployment runs). Every cycle that gets this far is
+    recorded beside its config and raises its alerts (cycle.watching), a cycle that cannot read
+    its config or lock its deployment included."""
     from cycle.watching import CycleWatch
 
     parser = base_parser(description)
@@ -106,7 +115,7 @@ def main(argv: list[str] | None, description: str) -> int:
     try:
         watch.begin(settings)
         try:
-            summary = run_cycle(settings, call_api=not args.no_api)
+            summary = run_cycle(settings, call_api=False if args.no_api else make_app or True)
         except BaseException as exc:  # recorded as failed, KeyboardInterrupt and bugs included
             watch.end(error=exc)
             raise

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
@@ -52,6 +54,11 @@ from training import run_training
 
 logger = logging.getLogger(__name__)
 
+# Whether a refresh calls the API: False; True (a temporary server on loopback when no API of
+# the deployment serves); or app.create_app, handed down by fullprocess.py, to call the app in
+# this process instead (cycle.in_process).
+ApiCalls = bool | Callable[[Path], object]
+
 
 def _fail(message: str, exc: BaseException):
     detail = " ".join(str(exc).split())  # one line: some library messages span a paragraph
@@ -66,7 +73,7 @@ def _ingest(settings: Settings, history: History, run_id: int):
     return result
 
 
-def _redeploy(settings: Settings, history: History, run_id: int, call_api: bool,
+def _redeploy(settings: Settings, history: History, run_id: int, call_api: ApiCalls,
               deployed: Deployed | None = None) -> str:
     """Train, score and deploy a new version, then refresh diagnostics, reports and API answers.
 
@@ -131,21 +138,22 @@ def _refresh_reports(settings: Settings, deployed: Deployed, problems: list[str]
     ], deployed, problems)
 
 
-def refresh_outputs(settings: Settings, deployed: Deployed, call_api: bool) -> list[str]:
+def refresh_outputs(settings: Settings, deployed: Deployed, call_api: ApiCalls) -> list[str]:
     """Diagnostics, confusion matrix, report, risk list and API answers; returns what failed."""
     problems: list[str] = []
     _refresh_reports(settings, deployed, problems)
     if call_api:
-        _run_steps([("apicalls", lambda: call_api_endpoints(settings, deployed.version))],
-                   deployed, problems)
+        make_app = None if call_api is True else call_api
+        _run_steps([("apicalls", lambda: call_api_endpoints(settings, deployed.version,
+                                                            make_app))], deployed, problems)
     if not problems:  # only now do the reports describe this model; see cycle.quick
         atomic_write_text(settings.model_folder / OUTPUTS_FILE, json.dumps(
             {"version": deployed.version, "model_sha256": deployed.manifest["model_sha256"],
-             "refreshed_at": utc_now(), "api_called": call_api}, indent=1) + "\n")
+             "refreshed_at": utc_now(), "api_called": bool(call_api)}, indent=1) + "\n")
     return problems
 
 
-def refresh_only(settings: Settings, deployed: Deployed, *, call_api: bool) -> str:
+def refresh_only(settings: Settings, deployed: Deployed, *, call_api: ApiCalls) -> str:
     """Refresh the reports of the deployed version (after a cycle died before writing them)."""
     problems = refresh_outputs(settings, deployed, call_api)
     summary = f"reports refreshed for deployed version {deployed.version}"
@@ -154,14 +162,14 @@ def refresh_only(settings: Settings, deployed: Deployed, *, call_api: bool) -> s
     return summary
 
 
-def call_api_endpoints(settings: Settings, version: int) -> None:
-    """Run apicalls against the configured API, or a temporary one when it does not serve us."""
+def call_api_endpoints(settings: Settings, version: int,
+                       make_app: Callable[[Path], object] | None = None) -> None:
+    """Run apicalls against the configured API when it serves this version; else against the
+    app ``make_app`` makes, called in this process (cycle.in_process: fullprocess.py hands
+    app.create_app down), or without it a temporary server on loopback."""
     import requests
 
-    from cycle.local_server import running_server
-
-    # A token the server would refuse (too short) fails here in one line, before a temporary
-    # server is started only to exit at once.
+    # A token the server would refuse (too short) fails here in one line, before any call.
     api_token(settings)
     url = settings.api_url
     try:
@@ -169,13 +177,22 @@ def call_api_endpoints(settings: Settings, version: int) -> None:
         ours = health.get("model_version") == version
     except (requests.RequestException, ValueError, AttributeError):
         ours = False
+    target = settings.model_folder / RETURNS_FILE
     if ours:
-        write_returns(settings.model_folder / RETURNS_FILE, url, call_endpoints(url, settings))
-        return
-    logger.info("no API of this deployment at %s: starting one on loopback for the calls", url)
-    with running_server(settings.config_path) as temporary:
-        answers = call_endpoints(temporary, settings)
-    write_returns(settings.model_folder / RETURNS_FILE, temporary, answers)
+        write_returns(target, url, call_endpoints(url, settings))
+    elif make_app is not None:
+        from cycle.in_process import IN_PROCESS_URL, call_in_process
+
+        logger.info("no API of this deployment at %s: calling the app in this process", url)
+        write_returns(target, IN_PROCESS_URL, call_in_process(settings, make_app))
+    else:
+        from cycle.local_server import running_server
+
+        logger.info("no API of this deployment at %s: starting one on loopback for the calls",
+                    url)
+        with running_server(settings.config_path) as temporary:
+            answers = call_endpoints(temporary, settings)
+        write_returns(target, temporary, answers)
 
 
 def adopt(settings: Settings) -> str:
@@ -197,7 +214,7 @@ def adopt(settings: Settings) -> str:
             f"(F1 {deployed.score:.4f} re-measured on the test data)")
 
 
-def first_deployment(settings: Settings, *, call_api: bool) -> str:
+def first_deployment(settings: Settings, *, call_api: ApiCalls) -> str:
     """A fresh install: ingest, train, score and deploy the first version."""
     history = History(settings.history_db)
     with history.run("fullprocess", settings.name) as run:
@@ -218,7 +235,7 @@ def new_rows(result, names: set[str]) -> pd.DataFrame:
 
 
 def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed, *,
-                       call_api: bool) -> str:
+                       call_api: ApiCalls) -> str:
     """New data: ingest it, test for drift, and re-deploy when the model has drifted."""
     history = History(settings.history_db)
     with history.run("fullprocess", settings.name) as run:
@@ -228,7 +245,7 @@ def check_and_redeploy(settings: Settings, changes: Changes, deployed: Deployed,
 
 
 def _estimate_if_kept(settings: Settings, deployed: Deployed, history: History, run_id: int,
-                      call_api: bool) -> str:
+                      call_api: ApiCalls) -> str:
     """New data that left the deployed version in place: estimate it, refresh the risk list
     and the report (new clients, or new labels, change the book), and retrain when an
     estimate wholly below the deployed score asks for it (estimate_retrains)."""
@@ -251,7 +268,7 @@ def _estimate_if_kept(settings: Settings, deployed: Deployed, history: History, 
 
 
 def _check(settings: Settings, changes: Changes, deployed: Deployed, history: History,
-           run_id: int, call_api: bool) -> str:
+           run_id: int, call_api: ApiCalls) -> str:
     names = {entry.name for entry in changes.new}
     logger.info("decision: new or changed files: %s%s", ", ".join(sorted(names)) or "none",
                 f"; vanished: {', '.join(changes.vanished)}" if changes.vanished else "")

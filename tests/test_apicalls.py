@@ -1,12 +1,18 @@
-"""apicalls.py against a real gunicorn on a free loopback port, and against no server at all."""
+"""apicalls.py against a real gunicorn on a free loopback port, and against no server at all;
+the cycle's calls without a server, answered by the app in the cycle's own process."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import replace
 
 import pytest
 
+from app import create_app
+from cycle.in_process import IN_PROCESS_URL
 from cycle.local_server import free_port, running_server
+from pipeline.api.client import call_endpoints
 from pipeline.core.config import ConfigError
 from reporting import build_risk_list
 from tests.helpers import run_script
@@ -53,12 +59,15 @@ def test_a_short_token_stops_apicalls_and_the_cycle_before_anything_is_sent(
         "apicalls failed: the API token of $RISK_API_TOKEN has 11 characters, fewer than 16")
     import cycle.steps
 
-    def no_server(*args, **kwargs):
-        raise AssertionError("a server was started for a token it would refuse")
+    def no_call(*args, **kwargs):
+        raise AssertionError("the app was called with a token it would refuse")
 
-    monkeypatch.setattr("cycle.local_server.running_server", no_server)
+    monkeypatch.setattr("cycle.in_process.call_in_process", no_call)
+    monkeypatch.setattr("cycle.local_server.running_server", no_call)
     with pytest.raises(ConfigError, match="fewer than 16"):
         cycle.steps.call_api_endpoints(redeployed, 2)
+    with pytest.raises(ConfigError, match="fewer than 16"):
+        cycle.steps.call_api_endpoints(redeployed, 2, create_app)
 
 
 @pytest.mark.slow
@@ -102,3 +111,33 @@ def test_a_token_file_is_shared_by_the_server_and_its_clients(redeployed, tmp_pa
         proc = run_script("apicalls.py", "--config", str(redeployed.config_path), "--url", url,
                           cwd=tmp_path)
     assert "called 6 endpoints" in proc.stdout
+
+
+def _steady(answers: dict) -> dict:
+    """The answers without what differs from one call to the next: the request's own id."""
+    return {path: {k: v for k, v in body.items() if k != "request_id"}
+            if isinstance(body, dict) else body for path, body in answers.items()}
+
+
+@pytest.mark.slow
+def test_without_a_server_the_cycle_gets_a_real_servers_answers_in_its_own_process(
+        redeployed, monkeypatch):
+    import cycle.steps
+
+    build_risk_list(redeployed)
+    nobody = replace(redeployed, api_url=f"http://127.0.0.1:{free_port()}")  # nothing listens
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started for the API calls: {args}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(subprocess, "Popen", no_process)
+        cycle.steps.call_api_endpoints(nobody, 2, create_app)
+    document = json.loads((redeployed.model_folder / "apireturns.txt").read_text())
+    assert document["url"] == IN_PROCESS_URL
+    assert set(document["answers"]) == {"/prediction", "/scoring", "/summarystats",
+                                        "/diagnostics", "/risk", "/health"}
+    with running_server(redeployed.config_path) as url:
+        served = call_endpoints(url, redeployed)
+    assert _steady(document["answers"]) == _steady(served)
+    assert len(served["/prediction"]["predictions"]) == 2000

@@ -34,7 +34,10 @@ def test_results_file_names_every_target(tmp_path):
     results = {
         "machine": "2 cores", "quick": True, "seconds": 60.0,
         "shipped": {"ours": stages, "reference": dict(stages, total=5.0, commit="81bdcf6"),
-                    "ratio": 0.8, "runs": 3},
+                    "ratio": 0.8, "runs": 3,
+                    "with_api": {"ours": dict(stages, total=3.0),
+                                 "reference": dict(stages, total=6.0, commit="81bdcf6"),
+                                 "ratio": 0.5, "runs": 3}},
         "quick_path": {"shipped data": {"pass": 0.01, "cycle": 0.02, "ratio": 2.0}},
         "incremental": {"ours": 0.1, "baseline": 0.5, "ours_big": 0.12, "speedup": 5.0,
                         "growth": 1.2},
@@ -60,6 +63,8 @@ def test_results_file_names_every_target(tmp_path):
     assert "| 6 | shipped re-deploying cycle: ours / 81bdcf6" in text
     assert "0.80x (4.00 s / 5.00 s) | <= 0.60x | **not met**" in text
     assert "| train | 2.00 | 2.00 | 1.00x |" in text
+    assert ("| 6 | the same cycle with its API calls, no server running (as in `make run`): "
+            "ours / 81bdcf6 | 0.50x (3.00 s / 6.00 s) | <= 0.60x | met |") in text
 
 
 

@@ -75,7 +75,9 @@ def test_practice_then_production_detects_drift_redeploys_and_reports(cycle_proj
     for name in ("confusionmatrix.png", "report.pdf", "riskscores.csv", "apireturns.txt",
                  "diagnostics.json"):
         assert (cycle_project / "models" / name).stat().st_size > 0, name
-    answers = json.loads((cycle_project / "models/apireturns.txt").read_text())["answers"]
+    returns = json.loads((cycle_project / "models/apireturns.txt").read_text())
+    assert returns["url"] == "http://in-process"  # nothing serves api_url: no server started
+    answers = returns["answers"]
     assert answers["/health"]["model_version"] == 2
     assert answers["/scoring"]["f1"] == pytest.approx(deployed.score)
     drift = History(cycle_project / "history.sqlite").query(

@@ -1,10 +1,12 @@
-"""Nothing outlives a killed cycle: a re-deploying cycle is SIGKILLed at 22 points, from
-ingestion to the temporary API server's answers and its shutdown, and to the stage scripts that
-diagnostics times; after each kill no process the cycle started is left.
+"""Nothing outlives a killed cycle: a re-deploying cycle is SIGKILLed at 18 points, from
+ingestion to the API's answers (called in the cycle's process when no server of its deployment
+runs) and to the stage scripts that diagnostics times; and a process serving the API on
+loopback for a while (cycle.local_server: tools, benchmarks, tests) at 6 points, from starting
+the server to stopping it. After each kill no process the killed one started is left.
 
-A process "the cycle started" is found through /proc: its command line names the project's
-folder (the temporary gunicorn carries the config on its command line) or its environment holds
-a token given to that cycle alone (every child inherits it).
+A process "the killed one started" is found through /proc: its command line names the
+project's folder (a gunicorn carries the config on its command line) or its environment holds
+a token given to that run alone (every child inherits it).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.skipif(dies_with_this_process() is None,
                                 reason="no parent-death signal on this platform (Linux only)")
 
 # Entering the Kth call of each (bench/killpoint.py --at-call): every phase of the cycle, then
-# the temporary API server booting, serving each endpoint call, and being stopped.
+# its calls of the API.
 POINTS = (
     "ingestion.run_ingestion",
     "training.run_training",
@@ -41,18 +43,39 @@ POINTS = (
     "diagnostics.run_diagnostics",
     "reporting.build_report",
     "cycle.steps.call_api_endpoints",
-    "cycle.local_server.free_port",  # about to start the server
-    "cycle.local_server.answers#1",  # just started: gunicorn is loading
-    "cycle.local_server.answers#2",  # booting, its worker being forked
-    "pipeline.api.client.call_endpoints",  # serving: it answered /health
+    "cycle.in_process.call_in_process",  # no server answered /health: the app in the cycle
+    "pipeline.api.client.call_endpoints",
     "requests.Session.request#1",
     "requests.Session.request#3",
     "requests.Session.request#6",
-    "os.killpg",  # about to stop it
-    "subprocess.Popen.wait",  # stopping: SIGTERM sent, its worker finishing
     "pipeline.api.client.write_returns",
     "cycle.changes.save_state",
 )
+# A process serving the API for a while, killed on entering the Kth call of each: the server
+# about to start, loading, booting, serving, about to be stopped, stopping.
+SERVER_POINTS = (
+    "cycle.local_server.free_port",
+    "cycle.local_server.answers#1",  # just started: gunicorn is loading
+    "cycle.local_server.answers#2",  # booting, its worker being forked
+    "__main__.fetch#2",  # serving: it answered the first request
+    "os.killpg",  # about to stop it
+    "subprocess.Popen.wait",  # stopping: SIGTERM sent, its worker finishing
+)
+# What such a process runs (killpoint.kill_at_call arms the point first): a server on the
+# config for a few requests, as tools/screenshots.py and bench/load_test.py use one.
+SERVING = """\
+import sys, urllib.request
+from pathlib import Path
+sys.path[:0] = [{project!r}, {bench!r}]
+def fetch(url):
+    return urllib.request.urlopen(url + "/health", timeout=10).read()
+from killpoint import kill_at_call
+kill_at_call({point!r})
+from cycle.local_server import running_server
+with running_server(Path({config!r}), workers=2) as url:
+    for _ in range(3):
+        fetch(url)
+"""
 # Killed while diagnostics runs this stage script on a scratch copy (measure_execution_time).
 TIMED = ("ingestion.py", "training.py", "scoring.py", "scoring.py")
 
@@ -66,7 +89,7 @@ def template(tmp_path_factory, datasets) -> Path:
     for relative, frame in datasets.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(to_csv_bytes(frame))
-    # Nothing serves api_url: the cycle starts its temporary server for the API calls.
+    # Nothing serves api_url: the cycle calls the app in its own process.
     url = f"http://127.0.0.1:{free_port()}"
     write_config(root, "config.json", **CONFIG, **QUIET, api_url=url)
     write_config(root, "config.practice.json", **PRACTICE, **QUIET, api_url=url)
@@ -123,6 +146,19 @@ def kill_at_call(template: Path, workdir: Path, point: str) -> dict:
         timeout=300, env=_environment(folder, token))
     return {"point": point, "exit": proc.returncode, "left": none_left(folder, token),
             "output": (proc.stdout + proc.stderr)[-500:]}
+
+
+def kill_serving(template: Path, workdir: Path, point: str) -> dict:
+    """A process serving the template's API on loopback, killed on entering ``point``."""
+    folder = workdir / ("serving-" + point.replace("#", "-"))
+    shutil.copytree(template, folder, symlinks=True)
+    token = uuid.uuid4().hex
+    script = SERVING.format(project=str(PROJECT), bench=str(PROJECT / "bench"), point=point,
+                            config=str(folder / "config.json"))
+    proc = subprocess.run([sys.executable, "-c", script], cwd="/", capture_output=True,
+                          text=True, timeout=300, env=_environment(folder, token))
+    return {"point": f"serving: {point}", "exit": proc.returncode,
+            "left": none_left(folder, token), "output": (proc.stdout + proc.stderr)[-500:]}
 
 
 def _children(pid: int) -> list[str]:
@@ -194,13 +230,14 @@ def _alive(pid: int) -> bool:
 
 JOBS = [(kill_at_call, point) for point in POINTS]
 JOBS += [(kill_while_timed, script, nth) for nth, script in enumerate(TIMED)]
+JOBS += [(kill_serving, point) for point in SERVER_POINTS]
 GROUP = 6  # points per test: each test kills its points three at a time
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("first", range(0, len(JOBS), GROUP),
                          ids=lambda first: f"points{first + 1}-{min(first + GROUP, len(JOBS))}")
-def test_no_process_outlives_a_cycle_killed_at_22_points(template, tmp_path, first):
+def test_no_process_outlives_a_cycle_or_a_server_killed_at_24_points(template, tmp_path, first):
     jobs = JOBS[first:first + GROUP]
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda job: job[0](template, tmp_path, *job[1:]), jobs))
