@@ -18,7 +18,7 @@ errorlog = "-"
 limit_request_line = 8190
 limit_request_fields = 100
 # No control socket: gunicorn 25+ opens one at ~/.gunicorn/gunicorn.ctl for every server, so the
-# served API, the cycle's temporary server and the tests' servers would take it from each other;
+# served API, the tools' and benchmarks' servers and the tests' would take it from each other;
 # nothing here uses gunicornc.
 control_socket_disable = True
 

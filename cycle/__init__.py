@@ -8,8 +8,10 @@
   pipeline.monitor.verdict, records and logs the decision, refreshes the reports.
 - ``estimating``: the estimate of the deployed model before the labels come, its self-check
   when they do, and the one place its findings are raised (``raise_finding``).
-- ``local_server``: ``gunicorn wsgi:app`` on a free loopback port for a while, for the API calls
-  when no API of the deployment serves (and for ``make serve``, tools/, bench/ and the tests).
+- ``in_process``: the API's answers for the cycle when no API of its deployment serves: the app
+  (made by the factory fullprocess.py hands down) called in the cycle's own process.
+- ``local_server``: ``gunicorn wsgi:app`` on a free loopback port for a while, for tools/,
+  bench/ and the tests (and for ``run_cycle(call_api=True)``, given no app factory).
 
 May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, tools/,
 bench/, the Makefile's ``serve``) import it.

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 
 import pytest
 
 from app import create_app
-from cycle.in_process import IN_PROCESS_URL
+from cycle.in_process import IN_PROCESS_URL, call_in_process
 from cycle.local_server import free_port, running_server
-from pipeline.api.client import call_endpoints
-from pipeline.core.config import ConfigError
+from pipeline.api.client import ApiCallError, call_endpoints, prediction_request
+from pipeline.core.config import ConfigError, load_settings
 from reporting import build_risk_list
 from tests.helpers import run_script
 
@@ -120,24 +119,49 @@ def _steady(answers: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sent", ["the course's form", "the file's text, with a token"])
 def test_without_a_server_the_cycle_gets_a_real_servers_answers_in_its_own_process(
-        redeployed, monkeypatch):
+        redeployed, tmp_path_factory, monkeypatch, sent):
     import cycle.steps
 
     build_risk_list(redeployed)
-    nobody = replace(redeployed, api_url=f"http://127.0.0.1:{free_port()}")  # nothing listens
+    overrides = {"api_url": f"http://127.0.0.1:{free_port()}"}  # nothing listens
+    if sent != "the course's form":  # a text/csv body and the Authorization header
+        monkeypatch.setenv("RISK_API_TOKEN", "f00d-f00d-f00d-f00d")
+        outside = tmp_path_factory.mktemp("elsewhere")  # not the project's: sent as text
+        (outside / "testdata.csv").write_bytes(redeployed.test_file.read_bytes())
+        overrides["test_data_path"] = str(outside)
+    settings = load_settings(redeployed.config_path, **overrides)
+    assert ("json" in prediction_request(settings)) == (sent == "the course's form")
 
     def no_process(*args, **kwargs):
         raise AssertionError(f"a process was started for the API calls: {args}")
 
     with monkeypatch.context() as patched:
         patched.setattr(subprocess, "Popen", no_process)
-        cycle.steps.call_api_endpoints(nobody, 2, create_app)
+        cycle.steps.call_api_endpoints(settings, 2, create_app)
     document = json.loads((redeployed.model_folder / "apireturns.txt").read_text())
     assert document["url"] == IN_PROCESS_URL
     assert set(document["answers"]) == {"/prediction", "/scoring", "/summarystats",
                                         "/diagnostics", "/risk", "/health"}
     with running_server(redeployed.config_path) as url:
-        served = call_endpoints(url, redeployed)
+        served = call_endpoints(url, settings)
     assert _steady(document["answers"]) == _steady(served)
     assert len(served["/prediction"]["predictions"]) == 2000
+    if sent != "the course's form":  # the token is checked in the process too
+        monkeypatch.setenv("RISK_API_TOKEN", "beef-beef-beef-beef")
+        with pytest.raises(ApiCallError, match="401"):
+            call_in_process(load_settings(redeployed.config_path, **overrides),
+                            lambda path: _app_with_token(path, "f00d-f00d-f00d-f00d"))
+
+
+def _app_with_token(config_path, token):
+    """The app of config_path, serving with token whatever the environment says."""
+    import os
+
+    own = os.environ["RISK_API_TOKEN"]
+    os.environ["RISK_API_TOKEN"] = token
+    try:
+        return create_app(config_path)
+    finally:
+        os.environ["RISK_API_TOKEN"] = own

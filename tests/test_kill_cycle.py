@@ -45,9 +45,9 @@ POINTS = (
     "cycle.steps.call_api_endpoints",
     "cycle.in_process.call_in_process",  # no server answered /health: the app in the cycle
     "pipeline.api.client.call_endpoints",
-    "requests.Session.request#1",
-    "requests.Session.request#3",
-    "requests.Session.request#6",
+    "requests.Session.request#2",  # 1 is the look for a server at api_url: none; 2 is /prediction
+    "requests.Session.request#4",  # the 3rd endpoint
+    "requests.Session.request#7",  # the 6th and last
     "pipeline.api.client.write_returns",
     "cycle.changes.save_state",
 )

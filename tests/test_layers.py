@@ -40,7 +40,7 @@ LIGHT = {"cycle.quick", "cycle.run", "cycle.watching", "cycle.changes", "cycle.e
          "pipeline.watch.deliver", "pipeline.watch.files"}
 BUILTIN_SHA256 = {"_sha256", "_sha2"}  # the interpreter's own SHA-256 (3.11, 3.12 and later)
 # What starts a process: the library starts none (an entry point, ``gunicorn wsgi:app``, is
-# started by the cycle: cycle.local_server).
+# started from the cycle's floor: cycle.local_server).
 PROCESS_MODULES = {"subprocess", "multiprocessing", "pty", "concurrent.futures.process"}
 PROCESS_CALLS = ("system", "popen", "fork", "forkpty", "exec", "spawn", "posix_spawn")
 WSGI_ENTRY = "wsgi:app"

@@ -203,3 +203,22 @@ def test_the_state_page_shows_where_alerts_go_without_secrets_and_the_last_ones(
     assert section.index("recovered") < section.index("cycle failed")  # newest first
     assert "email: failed: SMTP: 535 bad login" in section
     assert "1 not yet delivered" in section
+
+
+def test_the_cycles_own_calls_of_a_stale_api_leave_the_stale_alert_to_the_cycle(redeployed):
+    from cycle.in_process import call_in_process
+    from pipeline.core.config import load_settings
+    from reporting import build_risk_list
+
+    build_risk_list(redeployed)
+    with webhook() as receiver:
+        config = _watched(redeployed, alert_webhook_url=receiver.url)
+        _record(config, last_success={"time": time.time() - 3 * 3600}, model_version=2)
+        answers = call_in_process(load_settings(config), create_app)
+        assert "cycle: the last successful cycle was at" in answers["/health"]["error"]
+        time.sleep(1.0)  # an alert raised would have come by now (the test above: at once)
+        assert receiver.received == []
+        assert "stale" not in (alerts.read_state(config).get("open") or {})
+        # A served API's worker raises it, on the same record.
+        assert create_app(config).test_client().get("/health").status_code == 503
+        assert wait_for(receiver.received, 1)[0]["body"]["event"] == "stale"

@@ -29,6 +29,7 @@ PAGES = (("state", "/"), ("clients", "/clients"), ("client", None))
 
 def shipped_story(root: Path) -> Path:
     """The shipped data after make run's two cycles in root; the production config."""
+    from app import create_app
     from cycle.run import run_cycle
     from pipeline.core.config import load_settings
 
@@ -36,11 +37,11 @@ def shipped_story(root: Path) -> Path:
         shutil.copytree(PROJECT_ROOT / folder, root / folder)
     for name in ("config.json", "config.practice.json"):
         raw = json.loads((PROJECT_ROOT / name).read_text(encoding="utf-8"))
-        # Nothing listens there, so the cycle calls a temporary API of its own.
+        # Nothing listens there, so the cycle calls the app in its own process, as make run's.
         raw["api_url"] = f"http://127.0.0.1:{free_port()}"
         (root / name).write_text(json.dumps(raw, indent=1), encoding="utf-8")
     for name in ("config.practice.json", "config.json"):
-        print(run_cycle(load_settings(root / name), call_api=True))
+        print(run_cycle(load_settings(root / name), call_api=create_app))
     return root / "config.json"
 
 

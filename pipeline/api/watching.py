@@ -45,9 +45,23 @@ class StaleNotice:
             return True
 
 
+class SilentNotice(StaleNotice):
+    """The side of an application that never raises the stale alert: the cycle's own app
+    (cycle.in_process), whose cycle raises it itself (cycle.watching)."""
+
+    def due(self, now: float) -> bool:
+        """Never."""
+        return False
+
+
 def init_watching(app: Flask) -> None:
     """Give an application its side of the stale alert."""
     app.extensions[EXTENSION] = StaleNotice()
+
+
+def silence_stale_alert(app: Flask) -> None:
+    """Take the stale alert from an application's side: /health still says stale."""
+    app.extensions[EXTENSION] = SilentNotice()
 
 
 def cycle_record(state: ApiState) -> dict:
