@@ -11,7 +11,7 @@
 - ``in_process``: the API's answers for the cycle when no API of its deployment serves: the app
   (made by the factory fullprocess.py hands down) called in the cycle's own process.
 - ``local_server``: ``gunicorn wsgi:app`` on a free loopback port for a while, for tools/,
-  bench/ and the tests (and for ``run_cycle(call_api=True)``, given no app factory).
+  bench/ and the tests (the cycle starts none).
 
 May import the stage scripts and ``pipeline``; only the entry points (fullprocess.py, tools/,
 bench/, the Makefile's ``serve``) import it.

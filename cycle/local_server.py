@@ -1,6 +1,5 @@
 """Starting and stopping an API server on loopback for a while: for tools, benchmarks and tests
-that need one, and for the cycle's API calls when its caller gives it no app factory to call in
-its own process (cycle.steps, cycle.in_process).
+that need one (the cycle calls the app in its own process: cycle.in_process).
 
 It starts an entry point (``gunicorn wsgi:app``) as a process, which is why it lives in the
 cycle, above the library: pipeline/ starts no entry point.

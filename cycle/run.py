@@ -33,7 +33,7 @@ def _check_deployed_model(settings: Settings, deployed) -> None:
             f"--config {settings.config_path}, or add new data to retrain")
 
 
-def run_cycle(settings: Settings, *, call_api: ApiCalls = True) -> str:
+def run_cycle(settings: Settings, *, call_api: ApiCalls) -> str:
     """One cycle; returns its one-line summary. Raises CycleError when it cannot do its job.
     call_api: see cycle.steps.ApiCalls."""
     from pipeline.core.deployed import NoDeployment, current_deployment, existing_model
@@ -88,7 +88,7 @@ def run_cycle(settings: Settings, *, call_api: ApiCalls = True) -> str:
 
 
 def main(argv: list[str] | None, description: str,
-         make_app: Callable[[Path], object] | None = None) -> int:
+         make_app: Callable[[Path], object]) -> int:
     """The full cycle's entry point (fullprocess.py hands over to it, with the app factory its
     API calls use when no server of the deployment runs). Every cycle that gets this far is
     recorded beside its config and raises its alerts (cycle.watching), a cycle that cannot read
@@ -115,7 +115,7 @@ def main(argv: list[str] | None, description: str,
     try:
         watch.begin(settings)
         try:
-            summary = run_cycle(settings, call_api=False if args.no_api else make_app or True)
+            summary = run_cycle(settings, call_api=False if args.no_api else make_app)
         except BaseException as exc:  # recorded as failed, KeyboardInterrupt and bugs included
             watch.end(error=exc)
             raise

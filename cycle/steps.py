@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
@@ -54,10 +55,10 @@ from training import run_training
 
 logger = logging.getLogger(__name__)
 
-# Whether a refresh calls the API: False; True (a temporary server on loopback when no API of
-# the deployment serves); or app.create_app, handed down by fullprocess.py, to call the app in
-# this process instead (cycle.in_process).
-ApiCalls = bool | Callable[[Path], object]
+# Whether a refresh calls the API: False, or the factory of the app to call in this process
+# when no API of the deployment serves (app.create_app, handed down by fullprocess.py and tools;
+# cycle.in_process).
+ApiCalls = Literal[False] | Callable[[Path], object]
 
 
 def _fail(message: str, exc: BaseException):
@@ -143,9 +144,8 @@ def refresh_outputs(settings: Settings, deployed: Deployed, call_api: ApiCalls) 
     problems: list[str] = []
     _refresh_reports(settings, deployed, problems)
     if call_api:
-        make_app = None if call_api is True else call_api
         _run_steps([("apicalls", lambda: call_api_endpoints(settings, deployed.version,
-                                                            make_app))], deployed, problems)
+                                                            call_api))], deployed, problems)
     if not problems:  # only now do the reports describe this model; see cycle.quick
         atomic_write_text(settings.model_folder / OUTPUTS_FILE, json.dumps(
             {"version": deployed.version, "model_sha256": deployed.manifest["model_sha256"],
@@ -163,10 +163,9 @@ def refresh_only(settings: Settings, deployed: Deployed, *, call_api: ApiCalls) 
 
 
 def call_api_endpoints(settings: Settings, version: int,
-                       make_app: Callable[[Path], object] | None = None) -> None:
+                       make_app: Callable[[Path], object]) -> None:
     """Run apicalls against the configured API when it serves this version; else against the
-    app ``make_app`` makes, called in this process (cycle.in_process: fullprocess.py hands
-    app.create_app down), or without it a temporary server on loopback."""
+    app ``make_app`` makes, called in this process (cycle.in_process): no server is started."""
     import requests
 
     # A token the server would refuse (too short) fails here in one line, before any call.
@@ -180,19 +179,11 @@ def call_api_endpoints(settings: Settings, version: int,
     target = settings.model_folder / RETURNS_FILE
     if ours:
         write_returns(target, url, call_endpoints(url, settings))
-    elif make_app is not None:
+    else:
         from cycle.in_process import IN_PROCESS_URL, call_in_process
 
         logger.info("no API of this deployment at %s: calling the app in this process", url)
         write_returns(target, IN_PROCESS_URL, call_in_process(settings, make_app))
-    else:
-        from cycle.local_server import running_server
-
-        logger.info("no API of this deployment at %s: starting one on loopback for the calls",
-                    url)
-        with running_server(settings.config_path) as temporary:
-            answers = call_endpoints(temporary, settings)
-        write_returns(target, temporary, answers)
 
 
 def adopt(settings: Settings) -> str:
