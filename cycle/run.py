@@ -88,7 +88,7 @@ def run_cycle(settings: Settings, *, call_api: ApiCalls) -> str:
 
 
 def main(argv: list[str] | None, description: str,
-         make_app: Callable[[Path], object]) -> int:
+         make_app: Callable[[Path], object] | None = None) -> int:
     """The full cycle's entry point (fullprocess.py hands over to it, with the app factory its
     API calls use when no server of the deployment runs). Every cycle that gets this far is
     recorded beside its config and raises its alerts (cycle.watching), a cycle that cannot read
@@ -99,6 +99,9 @@ def main(argv: list[str] | None, description: str,
     parser.add_argument("--no-api", action="store_true",
                         help="skip calling the API after a re-deployment")
     args = parser.parse_args(argv)
+    if make_app is None and not args.no_api:  # a caller's mistake, not the user's
+        raise TypeError("cycle.run.main calls the API with the app make_app makes: give it, "
+                        "or --no-api")
     setup_logging(args.verbose)
     watch = CycleWatch(args.config)
     settings = None
