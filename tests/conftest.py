@@ -99,10 +99,17 @@ def client(app):
 
 @pytest.fixture
 def no_network(monkeypatch):
-    """Any HTTP request made through requests fails the test."""
+    """Any HTTP request made through requests fails the test, but one to a server the test
+    started on loopback (127.0.0.1)."""
+    from urllib.parse import urlsplit
+
     import requests
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
+    request = requests.sessions.Session.request
+
+    def refuse(self, method, url, *args, **kwargs):
+        if urlsplit(url).hostname != "127.0.0.1":
+            raise AssertionError(f"a test tried to reach the network: {url}")
+        return request(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(requests.sessions.Session, "request", refuse)

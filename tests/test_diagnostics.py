@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -214,6 +216,50 @@ def test_the_default_fetcher_passes_a_timeout(monkeypatch):
     monkeypatch.setattr(requests, "get", fake_get)
     assert fetch_json("https://example.invalid/pypi/x/json", 3.0)["info"]["version"] == "1.2.3"
     assert seen == {"url": "https://example.invalid/pypi/x/json", "timeout": 3.0}
+
+
+def test_the_index_is_asked_over_one_connection_for_every_package(settings, monkeypatch):
+    """A real simple-API index on loopback (HTTP/1.1, keep-alive): without a fetcher of its own,
+    the check asks it for each package over one connection (the certificates loaded and the
+    index connected to once, not once a package)."""
+    (settings.root / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    latest = {"pandas": "3.1.1", "requests": "9.0.0", "scikit-learn": "1.10.0", "flask": "3.1.3"}
+    asked, connections = [], set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # http.server calls it by this name
+            connections.add(self.client_address)
+            asked.append(self.path)
+            name = self.path.strip("/").split("/")[-1]
+            body = json.dumps({"meta": {"api-version": "1.0"}, "name": name, "files": [
+                {"filename": f"{name.replace('-', '_')}-{latest[name]}.tar.gz", "yanked": False}]}
+                if name in latest else {}).encode()
+            self.send_response(200 if name in latest else 404)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_address[1]}/simple")
+        packages = outdated_packages_list(settings, timeout=5.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(p["name"], p["latest"]) for p in packages] == [
+        ("pandas", "3.1.1"), ("requests", "9.0.0"), ("scikit-learn", "1.10.0"),
+        ("not-a-real-package-xyz", None), ("flask", "3.1.3")]
+    assert asked == ["/simple/pandas/", "/simple/requests/", "/simple/scikit-learn/",
+                     "/simple/not-a-real-package-xyz/", "/simple/flask/"]
+    assert len(connections) == 1
 
 
 @pytest.mark.parametrize("package, outdated", [
